@@ -1,0 +1,136 @@
+//! The functions users call on a running [`NodeServer`](crate::NodeServer).
+
+use ractor::{ActorRef, rpc::CallResult};
+
+use super::{
+    connect::ConnectError,
+    events::NodeEventSubscription,
+    info::{NodeInfo, SessionInfo},
+    server::NodeServerMessage,
+};
+
+/// The node server is not running (it stopped, or never started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the node server is not running")]
+pub struct NodeStopped;
+
+async fn ask<T: Send + 'static>(
+    node: &ActorRef<NodeServerMessage>,
+    msg: impl FnOnce(ractor::RpcReplyPort<T>) -> NodeServerMessage,
+) -> Result<T, NodeStopped> {
+    match node.call(msg, None).await {
+        Ok(CallResult::Success(v)) => Ok(v),
+        _ => Err(NodeStopped),
+    }
+}
+
+/// Dials the node at `addr` (`host:port`) and waits until the session is
+/// authenticated and the first sync is done.
+///
+/// If the two nodes dial each other at the same moment, only one session
+/// survives; both calls still return `Ok` with that session.
+///
+/// # Errors
+/// [`ConnectError`] says why: unreachable, bad cookie, version mismatch,
+/// timeout, self-connection, already connected, or another refusal.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ractor::Actor;
+/// use ractor_grpc::{NodeConfig, NodeServer};
+///
+/// let (a, ha) = Actor::spawn(None, NodeServer::new(NodeConfig::new("a", "cookie")), ()).await?;
+/// let (b, hb) = Actor::spawn(None, NodeServer::new(NodeConfig::new("b", "cookie")), ()).await?;
+/// let b_addr = ractor_grpc::node_info(&b).await?.listen_addr;
+///
+/// let session = ractor_grpc::connect(&a, b_addr.to_string()).await?;
+/// assert_eq!(session.peer_name.as_deref(), Some("b"));
+/// # a.stop(None); b.stop(None); ha.await?; hb.await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect(
+    node: &ActorRef<NodeServerMessage>,
+    addr: impl Into<String>,
+) -> Result<SessionInfo, ConnectError> {
+    let addr = addr.into();
+    ask(node, |reply| NodeServerMessage::Connect {
+        addr,
+        until_ready: true,
+        reply,
+    })
+    .await
+    .unwrap_or(Err(ConnectError::NodeStopped))
+}
+
+/// Dials the node at `addr` and returns once the Session stream is open, as
+/// `ractor_cluster::client_connect` does; the handshake goes on in the
+/// background and its outcome arrives as [events](NodeEventSubscription).
+/// Prefer [`connect`], which waits for the handshake.
+///
+/// # Errors
+/// [`ConnectError::Unreachable`] or [`ConnectError::InvalidAddress`] when no
+/// stream could be opened.
+pub async fn client_connect(
+    node: &ActorRef<NodeServerMessage>,
+    addr: impl Into<String>,
+) -> Result<(), ConnectError> {
+    let addr = addr.into();
+    ask(node, |reply| NodeServerMessage::Connect {
+        addr,
+        until_ready: false,
+        reply,
+    })
+    .await
+    .unwrap_or(Err(ConnectError::NodeStopped))
+    .map(|_| ())
+}
+
+/// The node's identity and state, including the bound listen address.
+///
+/// # Errors
+/// [`NodeStopped`] if the node server is not running.
+pub async fn node_info(node: &ActorRef<NodeServerMessage>) -> Result<NodeInfo, NodeStopped> {
+    ask(node, NodeServerMessage::GetInfo).await
+}
+
+/// Every session of the node, in any state, ordered by id.
+///
+/// # Errors
+/// [`NodeStopped`] if the node server is not running.
+pub async fn list_sessions(
+    node: &ActorRef<NodeServerMessage>,
+) -> Result<Vec<SessionInfo>, NodeStopped> {
+    ask(node, NodeServerMessage::ListSessions).await
+}
+
+/// Registers `subscription` under `id` (replacing one with the same id).
+/// Events for sessions that change after this call reach it.
+///
+/// # Errors
+/// [`NodeStopped`] if the node server is not running.
+pub fn subscribe(
+    node: &ActorRef<NodeServerMessage>,
+    id: impl Into<String>,
+    subscription: impl NodeEventSubscription,
+) -> Result<(), NodeStopped> {
+    node.cast(NodeServerMessage::Subscribe {
+        id: id.into(),
+        subscription: Box::new(subscription),
+    })
+    .map_err(|_| NodeStopped)
+}
+
+/// Removes the subscription registered under `id`.
+///
+/// # Errors
+/// [`NodeStopped`] if the node server is not running.
+pub fn unsubscribe(
+    node: &ActorRef<NodeServerMessage>,
+    id: impl Into<String>,
+) -> Result<(), NodeStopped> {
+    node.cast(NodeServerMessage::Unsubscribe(id.into()))
+        .map_err(|_| NodeStopped)
+}

@@ -1,0 +1,215 @@
+//! How a node is set up.
+
+use std::{net::SocketAddr, time::Duration};
+
+use serde::Deserialize;
+
+use crate::auth::Cookie;
+
+/// How a node joins peers into a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionMode {
+    /// Sessions exist only where someone asked for them.
+    #[default]
+    Isolated,
+    /// When a peer becomes ready, this node tells it about its other peers
+    /// and dials the peers it is told about, so connected nodes form a full
+    /// mesh.
+    Transitive,
+}
+
+/// Settings for detecting a dead or unreachable peer.
+///
+/// Today these drive HTTP/2 keepalive pings on every session's connection, in
+/// both directions: a peer whose connection does not answer a ping within
+/// `timeout` is disconnected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct HeartbeatConfig {
+    /// How often to probe an idle connection.
+    #[serde(with = "millis")]
+    pub interval: Duration,
+    /// How long a probe may go unanswered before the peer is declared down.
+    #[serde(with = "millis")]
+    pub timeout: Duration,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Default largest Session frame or unary message, in bytes (16 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+/// Default deadline for a session's handshake and first sync.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything a [`NodeServer`](crate::NodeServer) needs to start.
+///
+/// Build one with [`NodeConfig::new`] and the `with_*` methods, or
+/// deserialize it (durations in milliseconds; `cookie` a string):
+///
+/// ```
+/// use std::time::Duration;
+/// use ractor_grpc::{ConnectionMode, NodeConfig};
+///
+/// let config = NodeConfig::new("node-a", "secret cookie")
+///     .with_listen_addr("127.0.0.1:0".parse().unwrap())
+///     .with_mode(ConnectionMode::Transitive)
+///     .with_handshake_timeout(Duration::from_secs(2));
+/// assert_eq!(config.name(), "node-a");
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+pub struct NodeConfig {
+    name: String,
+    #[serde(deserialize_with = "cookie_from_str")]
+    cookie: Cookie,
+    #[serde(default = "default_listen")]
+    listen_addr: SocketAddr,
+    #[serde(default)]
+    mode: ConnectionMode,
+    #[serde(default = "default_max_message_size")]
+    max_message_size: usize,
+    #[serde(default = "default_handshake_timeout", with = "millis")]
+    handshake_timeout: Duration,
+    #[serde(default)]
+    heartbeat: HeartbeatConfig,
+}
+
+impl NodeConfig {
+    /// A node called `name` that proves membership with `cookie`, listening
+    /// on 127.0.0.1 on a port the OS picks, in isolated mode.
+    pub fn new(name: impl Into<String>, cookie: impl Into<Cookie>) -> Self {
+        Self {
+            name: name.into(),
+            cookie: cookie.into(),
+            listen_addr: default_listen(),
+            mode: ConnectionMode::default(),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            heartbeat: HeartbeatConfig::default(),
+        }
+    }
+
+    /// Where to accept sessions (default `127.0.0.1:0`). Port 0 picks a free
+    /// port; [`node_info`](crate::node_info) reports the bound address.
+    #[must_use]
+    pub fn with_listen_addr(mut self, addr: SocketAddr) -> Self {
+        self.listen_addr = addr;
+        self
+    }
+
+    /// Isolated (default) or transitive.
+    #[must_use]
+    pub fn with_mode(mut self, mode: ConnectionMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Largest frame or message sent or received, in bytes, on server and
+    /// client alike (default 16 MiB). A larger incoming frame ends the session.
+    #[must_use]
+    pub fn with_max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Deadline for a session's handshake and first sync (default 5 s).
+    #[must_use]
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Liveness settings.
+    #[must_use]
+    pub fn with_heartbeat(mut self, heartbeat: HeartbeatConfig) -> Self {
+        self.heartbeat = heartbeat;
+        self
+    }
+
+    /// The node name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The configured listen address (port 0 until bound).
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    /// The connection mode.
+    pub fn mode(&self) -> ConnectionMode {
+        self.mode
+    }
+
+    /// The largest frame or message, in bytes.
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    /// The handshake deadline.
+    pub fn handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+
+    /// The liveness settings.
+    pub fn heartbeat(&self) -> HeartbeatConfig {
+        self.heartbeat
+    }
+
+    pub(crate) fn cookie(&self) -> &Cookie {
+        &self.cookie
+    }
+
+    /// Checks the settings a node cannot run with.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.name.is_empty() || self.name.len() > crate::auth::handshake::MAX_NAME_LEN {
+            return Err("node name must be 1 to 255 bytes".into());
+        }
+        if self.cookie.is_empty() {
+            return Err("cookie must not be empty".into());
+        }
+        if self.max_message_size < 1024 {
+            return Err("max message size must be at least 1024 bytes".into());
+        }
+        if self.handshake_timeout.is_zero()
+            || self.heartbeat.interval.is_zero()
+            || self.heartbeat.timeout.is_zero()
+        {
+            return Err("timeouts and intervals must be above zero".into());
+        }
+        Ok(())
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn default_max_message_size() -> usize {
+    DEFAULT_MAX_MESSAGE_SIZE
+}
+
+fn default_handshake_timeout() -> Duration {
+    DEFAULT_HANDSHAKE_TIMEOUT
+}
+
+fn cookie_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Cookie, D::Error> {
+    String::deserialize(d).map(Cookie::from)
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}

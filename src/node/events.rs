@@ -1,0 +1,33 @@
+//! Session lifecycle events, for code that reacts to peers coming and going.
+
+use super::info::SessionInfo;
+use crate::reason::DisconnectReason;
+
+/// Receives a node's session events, in the order they happen for each
+/// session: opened, authenticated, ready, then disconnected (a session that
+/// fails early skips the later steps but always ends with disconnected).
+///
+/// Register one with [`subscribe`](crate::subscribe). The methods run on the
+/// node server's task: keep them short and never block (send to a channel or
+/// an actor instead).
+pub trait NodeEventSubscription: Send + Sync + 'static {
+    /// A Session stream opened (the peer is not yet named or authenticated).
+    fn session_opened(&self, session: &SessionInfo) {
+        let _ = session;
+    }
+
+    /// Both sides proved the cookie; `session.peer_name` is set.
+    fn session_authenticated(&self, session: &SessionInfo) {
+        let _ = session;
+    }
+
+    /// Both sides finished the first sync; the peer is usable.
+    fn session_ready(&self, session: &SessionInfo) {
+        let _ = session;
+    }
+
+    /// The session ended, for `reason`.
+    fn session_disconnected(&self, session: &SessionInfo, reason: &DisconnectReason) {
+        let _ = (session, reason);
+    }
+}

@@ -1,0 +1,121 @@
+//! What a node reports about itself and its sessions.
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, SystemTime},
+};
+
+use super::config::ConnectionMode;
+use crate::pb;
+
+/// The node-local id of a session, unique for the life of the process.
+pub type SessionId = u64;
+
+/// Which side opened a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// This node dialled the peer.
+    Outbound,
+    /// The peer dialled this node.
+    Inbound,
+}
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SessionState {
+    /// The stream is open and the handshake is under way.
+    Handshake,
+    /// Both sides proved the cookie; the first sync is under way.
+    Authenticated,
+    /// Both sides sent and received Ready: the session carries traffic.
+    Ready,
+}
+
+/// One session as this node sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The node-local id of the session.
+    pub id: SessionId,
+    /// The peer's node name, once the handshake has named it.
+    pub peer_name: Option<String>,
+    /// The peer's socket address as this node sees it, if known.
+    pub peer_addr: Option<SocketAddr>,
+    /// The address the peer accepts sessions on, as it advertised it.
+    pub peer_listen_addr: Option<String>,
+    /// Which side opened the session.
+    pub direction: Direction,
+    /// Where the session is in its life.
+    pub state: SessionState,
+    /// When the stream opened.
+    pub connected_since: SystemTime,
+    /// The agreed protocol version, once the handshake has chosen one.
+    pub protocol_version: Option<u32>,
+}
+
+impl SessionInfo {
+    pub(crate) fn to_pb(&self) -> pb::PeerInfo {
+        pb::PeerInfo {
+            session_id: self.id,
+            name: self.peer_name.clone().unwrap_or_default(),
+            addr: self.peer_addr.map(|a| a.to_string()).unwrap_or_default(),
+            direction: match self.direction {
+                Direction::Outbound => pb::Direction::Outbound,
+                Direction::Inbound => pb::Direction::Inbound,
+            } as i32,
+            state: match self.state {
+                SessionState::Handshake => pb::SessionState::Handshake,
+                SessionState::Authenticated => pb::SessionState::Authenticated,
+                SessionState::Ready => pb::SessionState::Ready,
+            } as i32,
+            connected_since_unix_ms: unix_ms(self.connected_since),
+            listen_addr: self.peer_listen_addr.clone().unwrap_or_default(),
+            protocol_version: self.protocol_version.unwrap_or_default(),
+        }
+    }
+}
+
+/// A node's identity and state, as `GetNodeInfo` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The node name.
+    pub name: String,
+    /// The ractor_grpc version the node runs.
+    pub version: &'static str,
+    /// The protocol versions the node speaks (inclusive).
+    pub protocol_versions: (u32, u32),
+    /// The address the node accepts sessions on (the bound one, never port 0).
+    pub listen_addr: SocketAddr,
+    /// How the node joins peers.
+    pub mode: ConnectionMode,
+    /// Time since the node started.
+    pub uptime: Duration,
+    /// Sessions that are authenticated or ready.
+    pub peer_count: usize,
+    /// A random id of this run of the node, new at every start.
+    pub incarnation: u64,
+}
+
+impl NodeInfo {
+    pub(crate) fn to_pb(&self) -> pb::NodeInfo {
+        pb::NodeInfo {
+            name: self.name.clone(),
+            version: self.version.to_owned(),
+            min_protocol_version: self.protocol_versions.0,
+            max_protocol_version: self.protocol_versions.1,
+            listen_addr: self.listen_addr.to_string(),
+            mode: match self.mode {
+                ConnectionMode::Isolated => pb::ConnectionMode::Isolated,
+                ConnectionMode::Transitive => pb::ConnectionMode::Transitive,
+            } as i32,
+            uptime_ms: u64::try_from(self.uptime.as_millis()).unwrap_or(u64::MAX),
+            peer_count: u32::try_from(self.peer_count).unwrap_or(u32::MAX),
+            incarnation: self.incarnation,
+        }
+    }
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

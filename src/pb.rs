@@ -1,0 +1,31 @@
+//! The protobuf contract, generated from `proto/ractor_grpc/v1/cluster.proto`.
+//!
+//! This module is public because it *is* the wire contract: programs in other
+//! languages speak these messages, and the comments in the `.proto` file say
+//! what every field means on the wire. [`FILE_DESCRIPTOR_SET`] is what server
+//! reflection serves, so `grpcurl` can describe a live node without the file.
+
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::use_self,
+    clippy::all,
+    clippy::pedantic
+)]
+mod generated {
+    tonic::include_proto!("ractor_grpc.v1");
+}
+
+pub use generated::*;
+
+/// The encoded `FileDescriptorSet` of `proto/`, served by server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("ractor_grpc_descriptor");
+
+/// The fully qualified name of the node service, as reflection and health
+/// report it.
+pub const CLUSTER_NODE_SERVICE: &str = "ractor_grpc.v1.ClusterNode";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,167 @@
+//! Shared setup for the in-process tests: nodes on loopback and an event log.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use ractor::{Actor, ActorRef};
+use ractor_grpc::{
+    DisconnectReason, NodeConfig, NodeEventSubscription, NodeServer, NodeServerMessage, SessionInfo,
+};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+/// A running node for a test.
+pub struct TestNode {
+    pub name: String,
+    pub actor: ActorRef<NodeServerMessage>,
+    pub addr: String,
+    pub handle: Option<JoinHandle<()>>,
+    pub events: mpsc::UnboundedReceiver<Event>,
+}
+
+/// One session event, flattened for assertions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Opened(u64),
+    Authenticated(u64, String),
+    Ready(u64, String),
+    Disconnected(u64, Option<String>, DisconnectReason),
+}
+
+struct Recorder(mpsc::UnboundedSender<Event>);
+
+impl NodeEventSubscription for Recorder {
+    fn session_opened(&self, s: &SessionInfo) {
+        let _ = self.0.send(Event::Opened(s.id));
+    }
+    fn session_authenticated(&self, s: &SessionInfo) {
+        let _ = self.0.send(Event::Authenticated(
+            s.id,
+            s.peer_name.clone().unwrap_or_default(),
+        ));
+    }
+    fn session_ready(&self, s: &SessionInfo) {
+        let _ = self
+            .0
+            .send(Event::Ready(s.id, s.peer_name.clone().unwrap_or_default()));
+    }
+    fn session_disconnected(&self, s: &SessionInfo, reason: &DisconnectReason) {
+        let _ = self.0.send(Event::Disconnected(
+            s.id,
+            s.peer_name.clone(),
+            reason.clone(),
+        ));
+    }
+}
+
+pub const COOKIE: &str = "test-cookie";
+
+pub async fn start(name: &str) -> TestNode {
+    start_with(NodeConfig::new(name, COOKIE)).await
+}
+
+pub async fn start_with(config: NodeConfig) -> TestNode {
+    let name = config.name().to_owned();
+    let (actor, handle) = Actor::spawn(None, NodeServer::new(config), ())
+        .await
+        .expect("node starts");
+    let (tx, events) = mpsc::unbounded_channel();
+    ractor_grpc::subscribe(&actor, "test", Recorder(tx)).expect("subscribe");
+    let addr = ractor_grpc::node_info(&actor)
+        .await
+        .expect("node info")
+        .listen_addr
+        .to_string();
+    TestNode {
+        name,
+        actor,
+        addr,
+        handle: Some(handle),
+        events,
+    }
+}
+
+impl TestNode {
+    /// Stops the node and waits for it.
+    pub async fn stop(&mut self) {
+        self.actor.stop(None);
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(Duration::from_secs(10), h)
+                .await
+                .expect("node stops in time")
+                .expect("node task");
+        }
+    }
+
+    /// The next event, waiting at most `within`.
+    pub async fn next_event(&mut self, within: Duration) -> Option<Event> {
+        tokio::time::timeout(within, self.events.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Waits (bounded) for an event matching `pred`, returning the events seen
+    /// before it too.
+    pub async fn wait_for(
+        &mut self,
+        within: Duration,
+        pred: impl Fn(&Event) -> bool,
+    ) -> Vec<Event> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_event(left).await {
+                Some(e) => {
+                    let hit = pred(&e);
+                    seen.push(e);
+                    if hit {
+                        return seen;
+                    }
+                }
+                None => panic!(
+                    "{}: no matching event within {within:?}; saw {seen:?}",
+                    self.name
+                ),
+            }
+        }
+    }
+
+    pub async fn sessions(&self) -> Vec<SessionInfo> {
+        ractor_grpc::list_sessions(&self.actor)
+            .await
+            .expect("sessions")
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.actor.stop(None);
+    }
+}
+
+/// Polls `check` every 20 ms until it holds, at most `within`.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn shared<T>(v: T) -> Arc<Mutex<T>> {
+    Arc::new(Mutex::new(v))
+}
