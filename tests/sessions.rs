@@ -9,7 +9,7 @@ use ractor_grpc::{ConnectError, Direction, DisconnectCause, NodeConfig, SessionS
 
 const WAIT: Duration = Duration::from_secs(10);
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_connect_with_events_in_order() {
     let mut a = start("node-a").await;
     let mut b = start("node-b").await;
@@ -50,7 +50,7 @@ async fn two_nodes_connect_with_events_in_order() {
     b.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_cookie_is_unauthenticated_and_leaves_no_session() {
     let a = start("node-a").await;
     let b = common::start_with(NodeConfig::new("node-b", "another cookie")).await;
@@ -66,7 +66,7 @@ async fn wrong_cookie_is_unauthenticated_and_leaves_no_session() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_connection_is_refused() {
     let a = start("node-a").await;
     let err = ractor_grpc::connect(&a.actor, a.addr.clone())
@@ -76,7 +76,7 @@ async fn self_connection_is_refused() {
     assert!(common::eventually(WAIT, || async { a.sessions().await.is_empty() }).await);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_a_node_disconnects_its_peers() {
     let mut a = start("node-a").await;
     let mut b = start("node-b").await;
@@ -100,4 +100,84 @@ async fn stopping_a_node_disconnects_its_peers() {
         assert!(reason.by_peer);
         assert!(node.sessions().await.is_empty());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_dial_leaves_exactly_one_session() {
+    // Each round races two dials; bounded to keep the test short.
+    for round in 0..15 {
+        let a = start("node-a").await;
+        let b = start("node-b").await;
+        let (ra, rb) = tokio::join!(
+            ractor_grpc::connect(&a.actor, b.addr.clone()),
+            ractor_grpc::connect(&b.actor, a.addr.clone()),
+        );
+        // A dial that starts after the other one finished is told it is
+        // already connected; a dial that races it returns the survivor.
+        for (result, peer) in [(&ra, "node-b"), (&rb, "node-a")] {
+            match result {
+                Ok(s) => assert_eq!(s.peer_name.as_deref(), Some(peer)),
+                Err(ConnectError::AlreadyConnected { peer: p }) => assert_eq!(p, peer),
+                Err(e) => panic!("round {round}: dial to {peer}: {e}"),
+            }
+        }
+        assert!(ra.is_ok() || rb.is_ok(), "round {round}: {ra:?} {rb:?}");
+        let settled = common::eventually(WAIT, || async {
+            a.sessions().await.len() == 1 && b.sessions().await.len() == 1
+        })
+        .await;
+        let (sa, sb) = (a.sessions().await, b.sessions().await);
+        assert!(settled, "round {round}: a {sa:?} b {sb:?}");
+        assert_eq!(sa[0].state, SessionState::Ready);
+        assert_eq!(sb[0].state, SessionState::Ready);
+        // Both agree which stream survived: one side's outbound is the other's inbound.
+        assert_ne!(sa[0].direction, sb[0].direction, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_connect_reports_already_connected() {
+    let a = start("node-a").await;
+    let b = start("node-b").await;
+    ractor_grpc::connect(&a.actor, b.addr.clone()).await.expect("first");
+    let again = ractor_grpc::connect(&a.actor, b.addr.clone()).await;
+    assert_eq!(again, Err(ConnectError::AlreadyConnected { peer: "node-b".into() }));
+    // Once b sees its side ready too, a dial back is refused the same way.
+    assert!(
+        common::eventually(WAIT, || async {
+            b.sessions().await.iter().all(|s| s.state == SessionState::Ready)
+        })
+        .await
+    );
+    let reverse = ractor_grpc::connect(&b.actor, a.addr.clone()).await;
+    assert_eq!(reverse, Err(ConnectError::AlreadyConnected { peer: "node-a".into() }));
+    assert!(common::eventually(WAIT, || async { a.sessions().await.len() == 1 && b.sessions().await.len() == 1 }).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_connect_and_list_each_other() {
+    let a = start("node-a").await;
+    let b = start("node-b").await;
+    let c = start("node-c").await;
+    ractor_grpc::connect(&a.actor, b.addr.clone()).await.expect("a-b");
+    ractor_grpc::connect(&b.actor, c.addr.clone()).await.expect("b-c");
+    ractor_grpc::connect(&c.actor, a.addr.clone()).await.expect("c-a");
+    for (node, expected) in [(&a, ["node-b", "node-c"]), (&b, ["node-a", "node-c"]), (&c, ["node-a", "node-b"])] {
+        let mut names: Vec<String> = node.sessions().await.into_iter().filter_map(|s| s.peer_name).collect();
+        names.sort();
+        assert_eq!(names, expected, "{}", node.name);
+        let info = ractor_grpc::node_info(&node.actor).await.expect("info");
+        assert_eq!(info.peer_count, 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_address_is_a_typed_error() {
+    let a = start("node-a").await;
+    // Bind and drop a listener to find a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let err = ractor_grpc::connect(&a.actor, format!("127.0.0.1:{port}")).await.expect_err("must fail");
+    assert!(matches!(err, ConnectError::Unreachable { .. }), "{err:?}");
+    let err = ractor_grpc::connect(&a.actor, "not an address").await.expect_err("must fail");
+    assert!(matches!(err, ConnectError::InvalidAddress { .. } | ConnectError::Unreachable { .. }), "{err:?}");
 }

@@ -279,6 +279,10 @@ impl Actor for NodeServer {
                 until_ready,
                 reply,
             } => {
+                if let Some(peer) = state.ready_peer_at(&addr) {
+                    let _ = reply.send(Err(ConnectError::AlreadyConnected { peer }));
+                    return Ok(());
+                }
                 let id = state.next_session_id();
                 state.waiters.push(Waiter {
                     target: WaitTarget::Session(id),
@@ -372,6 +376,17 @@ impl NodeServerState {
         let id = self.next_id;
         self.next_id += 1;
         id
+    }
+
+    /// The name of a ready peer that listens on `addr`, if any.
+    fn ready_peer_at(&self, addr: &str) -> Option<String> {
+        let addr = addr.strip_prefix("http://").unwrap_or(addr);
+        self.sessions.values().find_map(|e| {
+            let listens_there = e.info.peer_listen_addr.as_deref() == Some(addr);
+            (e.info.state == SessionState::Ready && listens_there)
+                .then(|| e.info.peer_name.clone())
+                .flatten()
+        })
     }
 
     /// How long a connect may wait in all: dial, handshake and first sync.
@@ -589,13 +604,11 @@ impl NodeServerState {
                         .values()
                         .find(|e| e.info.peer_name.as_deref() == Some(name.as_str()));
                     match winner {
+                        // The dial raced another session with the same peer
+                        // (ours or theirs) and that one is up: the caller has
+                        // what it asked for.
                         Some(e) if e.info.state == SessionState::Ready => {
-                            let result = if reason.cause == DisconnectCause::AlreadyConnected {
-                                Err(ConnectError::AlreadyConnected { peer: name.clone() })
-                            } else {
-                                Ok(e.info.clone())
-                            };
-                            resolved.push((w.reply.take(), result));
+                            resolved.push((w.reply.take(), Ok(e.info.clone())));
                         }
                         None if reason.cause == DisconnectCause::AlreadyConnected => {
                             resolved.push((

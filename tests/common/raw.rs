@@ -1,0 +1,94 @@
+//! A raw Session client for tests: sends whatever bytes it is given, so tests
+//! can play a broken or malicious peer.
+
+use std::time::Duration;
+
+use bytes::{Buf, BufMut};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{
+    Status,
+    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
+    transport::Channel,
+};
+
+/// Passes message bodies through untouched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        let bytes = src.copy_to_bytes(src.remaining());
+        Ok(Some(bytes.to_vec()))
+    }
+}
+
+/// An open raw Session stream.
+pub struct RawSession {
+    pub tx: mpsc::Sender<Vec<u8>>,
+    pub inbound: tonic::Streaming<Vec<u8>>,
+}
+
+pub async fn open(addr: &str) -> RawSession {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let (tx, rx) = mpsc::channel(16);
+    let path = http::uri::PathAndQuery::from_static("/ractor_grpc.v1.ClusterNode/Session");
+    let response = grpc
+        .streaming(tonic::Request::new(ReceiverStream::new(rx)), path, RawCodec)
+        .await
+        .expect("session opens");
+    RawSession {
+        tx,
+        inbound: response.into_inner(),
+    }
+}
+
+impl RawSession {
+    /// Reads until the stream ends; returns the frames read and the final
+    /// status (None for a clean end). Bounded by `within`.
+    pub async fn finish(mut self, within: Duration) -> (Vec<Vec<u8>>, Option<Status>) {
+        let mut frames = Vec::new();
+        let read = async {
+            loop {
+                match self.inbound.message().await {
+                    Ok(Some(f)) => frames.push(f),
+                    Ok(None) => return None,
+                    Err(s) => return Some(s),
+                }
+            }
+        };
+        let status = tokio::time::timeout(within, read).await.expect("stream ends in time");
+        drop(self.tx);
+        (frames, status)
+    }
+}
