@@ -17,7 +17,10 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn frame(bodies: Vec<Body>) -> Vec<u8> {
     pb::Frame {
-        envelopes: bodies.into_iter().map(|b| pb::Envelope { body: Some(b) }).collect(),
+        envelopes: bodies
+            .into_iter()
+            .map(|b| pb::Envelope { body: Some(b) })
+            .collect(),
     }
     .encode_to_vec()
 }
@@ -59,21 +62,28 @@ async fn still_healthy(node: &common::TestNode) {
         node.sessions().await
     );
     let good = start("good-peer").await;
-    let s = ractor_grpc::connect(&good.actor, node.addr.clone()).await.expect("a good peer connects");
+    let s = ractor_grpc::connect(&good.actor, node.addr.clone())
+        .await
+        .expect("a good peer connects");
     assert_eq!(s.peer_name.as_deref(), Some(node.name.as_str()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_client_is_closed_at_the_deadline() {
     let deadline = Duration::from_millis(400);
-    let node = start_with(NodeConfig::new("node-a", common::COOKIE).with_handshake_timeout(deadline)).await;
+    let node =
+        start_with(NodeConfig::new("node-a", common::COOKIE).with_handshake_timeout(deadline))
+            .await;
     let started = std::time::Instant::now();
     let status = refused_with(&node.addr, vec![]).await;
     let took = started.elapsed();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     assert_eq!(cause(&status), "handshake-timeout");
     // Generous slack: the machine is shared; this checks "closed", not speed.
-    assert!(took >= deadline && took < deadline + Duration::from_secs(5), "took {took:?}");
+    assert!(
+        took >= deadline && took < deadline + Duration::from_secs(5),
+        "took {took:?}"
+    );
     still_healthy(&node).await;
 }
 
@@ -89,10 +99,17 @@ async fn garbage_bytes_are_invalid_argument() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_handshake_frame_before_auth_is_invalid_argument() {
     let node = start("node-a").await;
-    for first in [Body::Ready(pb::Ready {}), Body::Proof(pb::Proof { proof: vec![0; 32] })] {
+    for first in [
+        Body::Ready(pb::Ready {}),
+        Body::Proof(pb::Proof { proof: vec![0; 32] }),
+    ] {
         let status = refused_with(&node.addr, vec![frame(vec![first])]).await;
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-        assert!(status.message().contains("expected Hello"), "{}", status.message());
+        assert!(
+            status.message().contains("expected Hello"),
+            "{}",
+            status.message()
+        );
     }
     still_healthy(&node).await;
 }
@@ -104,14 +121,19 @@ async fn empty_and_batched_handshake_frames_are_invalid_argument() {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     let status = refused_with(&node.addr, vec![frame(vec![hello("x"), hello("y")])]).await;
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let status = refused_with(&node.addr, vec![frame(vec![Body::Hello(pb::Hello::default())])]).await;
+    let status = refused_with(
+        &node.addr,
+        vec![frame(vec![Body::Hello(pb::Hello::default())])],
+    )
+    .await;
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     still_healthy(&node).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_frame_is_refused() {
-    let node = start_with(NodeConfig::new("node-a", common::COOKIE).with_max_message_size(4096)).await;
+    let node =
+        start_with(NodeConfig::new("node-a", common::COOKIE).with_max_message_size(4096)).await;
     let big = frame(vec![Body::Goodbye(pb::Goodbye {
         code: 0,
         reason: "x".repeat(10_000),
@@ -137,7 +159,11 @@ async fn wrong_version_is_failed_precondition() {
     let status = refused_with(&node.addr, vec![frame(vec![Body::Hello(h.clone())])]).await;
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     assert_eq!(cause(&status), "version-mismatch");
-    assert!(status.message().contains("protocol version"), "{}", status.message());
+    assert!(
+        status.message().contains("protocol version"),
+        "{}",
+        status.message()
+    );
     // A name clash is refused too.
     h.min_version = 1;
     h.max_version = 1;
@@ -152,16 +178,25 @@ async fn wrong_version_is_failed_precondition() {
 async fn a_forged_proof_is_unauthenticated() {
     let node = start("node-a").await;
     let session = raw::open(&node.addr).await;
-    session.tx.send(frame(vec![hello("mallory")])).await.expect("hello");
     session
         .tx
-        .send(frame(vec![Body::Proof(pb::Proof { proof: vec![0xab; 32] })]))
+        .send(frame(vec![hello("mallory")]))
+        .await
+        .expect("hello");
+    session
+        .tx
+        .send(frame(vec![Body::Proof(pb::Proof {
+            proof: vec![0xab; 32],
+        })]))
         .await
         .expect("proof");
     let (frames, status) = session.finish(WAIT).await;
     assert_eq!(frames.len(), 1, "only the Challenge comes back");
     let challenge = pb::Frame::decode(frames[0].as_slice()).expect("a frame");
-    assert!(matches!(challenge.envelopes[0].body, Some(Body::Challenge(_))));
+    assert!(matches!(
+        challenge.envelopes[0].body,
+        Some(Body::Challenge(_))
+    ));
     let status = status.expect("refused");
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     assert!(!status.message().contains(common::COOKIE));

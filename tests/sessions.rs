@@ -139,19 +139,39 @@ async fn simultaneous_dial_leaves_exactly_one_session() {
 async fn a_second_connect_reports_already_connected() {
     let a = start("node-a").await;
     let b = start("node-b").await;
-    ractor_grpc::connect(&a.actor, b.addr.clone()).await.expect("first");
+    ractor_grpc::connect(&a.actor, b.addr.clone())
+        .await
+        .expect("first");
     let again = ractor_grpc::connect(&a.actor, b.addr.clone()).await;
-    assert_eq!(again, Err(ConnectError::AlreadyConnected { peer: "node-b".into() }));
+    assert_eq!(
+        again,
+        Err(ConnectError::AlreadyConnected {
+            peer: "node-b".into()
+        })
+    );
     // Once b sees its side ready too, a dial back is refused the same way.
     assert!(
         common::eventually(WAIT, || async {
-            b.sessions().await.iter().all(|s| s.state == SessionState::Ready)
+            b.sessions()
+                .await
+                .iter()
+                .all(|s| s.state == SessionState::Ready)
         })
         .await
     );
     let reverse = ractor_grpc::connect(&b.actor, a.addr.clone()).await;
-    assert_eq!(reverse, Err(ConnectError::AlreadyConnected { peer: "node-a".into() }));
-    assert!(common::eventually(WAIT, || async { a.sessions().await.len() == 1 && b.sessions().await.len() == 1 }).await);
+    assert_eq!(
+        reverse,
+        Err(ConnectError::AlreadyConnected {
+            peer: "node-a".into()
+        })
+    );
+    assert!(
+        common::eventually(WAIT, || async {
+            a.sessions().await.len() == 1 && b.sessions().await.len() == 1
+        })
+        .await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,11 +179,26 @@ async fn three_nodes_connect_and_list_each_other() {
     let a = start("node-a").await;
     let b = start("node-b").await;
     let c = start("node-c").await;
-    ractor_grpc::connect(&a.actor, b.addr.clone()).await.expect("a-b");
-    ractor_grpc::connect(&b.actor, c.addr.clone()).await.expect("b-c");
-    ractor_grpc::connect(&c.actor, a.addr.clone()).await.expect("c-a");
-    for (node, expected) in [(&a, ["node-b", "node-c"]), (&b, ["node-a", "node-c"]), (&c, ["node-a", "node-b"])] {
-        let mut names: Vec<String> = node.sessions().await.into_iter().filter_map(|s| s.peer_name).collect();
+    ractor_grpc::connect(&a.actor, b.addr.clone())
+        .await
+        .expect("a-b");
+    ractor_grpc::connect(&b.actor, c.addr.clone())
+        .await
+        .expect("b-c");
+    ractor_grpc::connect(&c.actor, a.addr.clone())
+        .await
+        .expect("c-a");
+    for (node, expected) in [
+        (&a, ["node-b", "node-c"]),
+        (&b, ["node-a", "node-c"]),
+        (&c, ["node-a", "node-b"]),
+    ] {
+        let mut names: Vec<String> = node
+            .sessions()
+            .await
+            .into_iter()
+            .filter_map(|s| s.peer_name)
+            .collect();
         names.sort();
         assert_eq!(names, expected, "{}", node.name);
         let info = ractor_grpc::node_info(&node.actor).await.expect("info");
@@ -175,9 +210,83 @@ async fn three_nodes_connect_and_list_each_other() {
 async fn unreachable_address_is_a_typed_error() {
     let a = start("node-a").await;
     // Bind and drop a listener to find a port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let err = ractor_grpc::connect(&a.actor, format!("127.0.0.1:{port}")).await.expect_err("must fail");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let err = ractor_grpc::connect(&a.actor, format!("127.0.0.1:{port}"))
+        .await
+        .expect_err("must fail");
     assert!(matches!(err, ConnectError::Unreachable { .. }), "{err:?}");
-    let err = ractor_grpc::connect(&a.actor, "not an address").await.expect_err("must fail");
-    assert!(matches!(err, ConnectError::InvalidAddress { .. } | ConnectError::Unreachable { .. }), "{err:?}");
+    let err = ractor_grpc::connect(&a.actor, "not an address")
+        .await
+        .expect_err("must fail");
+    assert!(
+        matches!(
+            err,
+            ConnectError::InvalidAddress { .. } | ConnectError::Unreachable { .. }
+        ),
+        "{err:?}"
+    );
+}
+
+async fn ready_peer_names(node: &common::TestNode) -> Vec<String> {
+    let mut names: Vec<String> = node
+        .sessions()
+        .await
+        .into_iter()
+        .filter(|s| s.state == SessionState::Ready)
+        .filter_map(|s| s.peer_name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitive_nodes_form_a_full_mesh() {
+    let config = |name: &str| {
+        NodeConfig::new(name, common::COOKIE).with_mode(ractor_grpc::ConnectionMode::Transitive)
+    };
+    let nodes = [
+        common::start_with(config("node-a")).await,
+        common::start_with(config("node-b")).await,
+        common::start_with(config("node-c")).await,
+        common::start_with(config("node-d")).await,
+    ];
+    // A star around node-b: the others only know node-b.
+    for i in [0, 2, 3] {
+        ractor_grpc::connect(&nodes[i].actor, nodes[1].addr.clone())
+            .await
+            .expect("connect to b");
+    }
+    let all = ["node-a", "node-b", "node-c", "node-d"];
+    for node in &nodes {
+        let expected: Vec<&str> = all.iter().copied().filter(|n| *n != node.name).collect();
+        let meshed =
+            common::eventually(WAIT, || async { ready_peer_names(node).await == expected }).await;
+        assert!(meshed, "{}: {:?}", node.name, node.sessions().await);
+    }
+    // Exactly one session per pair: 4 nodes × 3 peers, no leftovers.
+    for node in &nodes {
+        assert!(common::eventually(WAIT, || async { node.sessions().await.len() == 3 }).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_nodes_do_not_dial_peers_of_peers() {
+    let a = start("node-a").await;
+    let b = start("node-b").await;
+    let c = start("node-c").await;
+    ractor_grpc::connect(&a.actor, b.addr.clone())
+        .await
+        .expect("a-b");
+    ractor_grpc::connect(&c.actor, b.addr.clone())
+        .await
+        .expect("c-b");
+    // Give a transitive introduction time to happen, were there one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ready_peer_names(&a).await, ["node-b"]);
+    assert_eq!(ready_peer_names(&c).await, ["node-b"]);
+    assert_eq!(ready_peer_names(&b).await, ["node-a", "node-c"]);
 }

@@ -107,6 +107,7 @@ pub(crate) fn kind(envelope: &pb::Envelope) -> &'static str {
         Some(Body::Welcome(_)) => "Welcome",
         Some(Body::Ready(_)) => "Ready",
         Some(Body::Goodbye(_)) => "Goodbye",
+        Some(Body::Peers(_)) => "PeerList",
         None => "an empty envelope",
     }
 }

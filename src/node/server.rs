@@ -19,7 +19,7 @@ use tracing::{debug, info, warn};
 
 use super::{
     arbiter::{Arbiter, Verdict},
-    config::NodeConfig,
+    config::{ConnectionMode, NodeConfig},
     connect::{self, ConnectError},
     events::NodeEventSubscription,
     info::{Direction, NodeInfo, SessionId, SessionInfo, SessionState},
@@ -70,6 +70,8 @@ pub(crate) enum SessionEvent {
     Authenticated(Peer),
     /// Both sides finished the first sync.
     Ready,
+    /// The peer named nodes it is connected to (transitive mode).
+    PeersAdvertised(Vec<pb::KnownPeer>),
     /// The session ended.
     Closed(DisconnectReason),
 }
@@ -283,21 +285,7 @@ impl Actor for NodeServer {
                     let _ = reply.send(Err(ConnectError::AlreadyConnected { peer }));
                     return Ok(());
                 }
-                let id = state.next_session_id();
-                state.waiters.push(Waiter {
-                    target: WaitTarget::Session(id),
-                    until_ready,
-                    deadline: Instant::now() + state.connect_budget(),
-                    reply: Some(reply),
-                });
-                myself.send_after(state.connect_budget(), || InternalMsg::ExpireWaiters.into());
-                let settings = connect::DialSettings::from_config(&state.config);
-                let node = myself.clone();
-                tokio::spawn(async move {
-                    let result = connect::open_stream(&addr, &settings).await;
-                    let _ = node
-                        .cast(InternalMsg::Dialled(Box::new(Dialled { id, addr, result })).into());
-                });
+                state.dial(&myself, addr, Some((reply, until_ready)));
             }
             NodeServerMessage::Internal(Internal(m)) => match m {
                 InternalMsg::Dialled(d) => state.on_dialled(&myself, *d).await,
@@ -311,7 +299,7 @@ impl Actor for NodeServer {
                     let verdict = state.claim(id, direction, &peer);
                     let _ = reply.send(verdict);
                 }
-                InternalMsg::Session { id, event } => state.on_session_event(id, event),
+                InternalMsg::Session { id, event } => state.on_session_event(&myself, id, event),
                 InternalMsg::ExpireWaiters => state.expire_waiters(),
             },
             NodeServerMessage::GetInfo(reply) => {
@@ -376,6 +364,67 @@ impl NodeServerState {
         let id = self.next_id;
         self.next_id += 1;
         id
+    }
+
+    /// Dials `addr` in the background; the outcome goes to `waiter`, if any.
+    fn dial(
+        &mut self,
+        myself: &ActorRef<NodeServerMessage>,
+        addr: String,
+        waiter: Option<(ConnectReply, bool)>,
+    ) {
+        let id = self.next_session_id();
+        if let Some((reply, until_ready)) = waiter {
+            self.waiters.push(Waiter {
+                target: WaitTarget::Session(id),
+                until_ready,
+                deadline: Instant::now() + self.connect_budget(),
+                reply: Some(reply),
+            });
+            myself.send_after(self.connect_budget(), || InternalMsg::ExpireWaiters.into());
+        }
+        let settings = connect::DialSettings::from_config(&self.config);
+        let node = myself.clone();
+        tokio::spawn(async move {
+            let result = connect::open_stream(&addr, &settings).await;
+            let _ = node.cast(InternalMsg::Dialled(Box::new(Dialled { id, addr, result })).into());
+        });
+    }
+
+    /// Transitive mode: tells a newly ready peer about our other ready peers,
+    /// and them about it.
+    fn introduce(&self, newcomer: &SessionInfo) {
+        let known = |info: &SessionInfo| -> Option<pb::KnownPeer> {
+            Some(pb::KnownPeer {
+                name: info.peer_name.clone()?,
+                listen_addr: info.peer_listen_addr.clone()?,
+            })
+        };
+        let Some(newcomer_entry) = known(newcomer) else {
+            return;
+        };
+        let list = |peers: Vec<pb::KnownPeer>| pb::Frame {
+            envelopes: vec![pb::Envelope {
+                body: Some(pb::envelope::Body::Peers(pb::PeerList { peers })),
+            }],
+        };
+        let others: Vec<&Entry> = self
+            .sessions
+            .values()
+            .filter(|e| e.info.id != newcomer.id && e.info.state == SessionState::Ready)
+            .collect();
+        let for_newcomer: Vec<pb::KnownPeer> =
+            others.iter().filter_map(|e| known(&e.info)).collect();
+        if let Some(e) = self.sessions.get(&newcomer.id) {
+            if !for_newcomer.is_empty() {
+                let _ = e.actor.cast(SessionMsg::Send(list(for_newcomer)));
+            }
+        }
+        for e in others {
+            let _ = e
+                .actor
+                .cast(SessionMsg::Send(list(vec![newcomer_entry.clone()])));
+        }
     }
 
     /// The name of a ready peer that listens on `addr`, if any.
@@ -534,7 +583,12 @@ impl NodeServerState {
         }
     }
 
-    fn on_session_event(&mut self, id: SessionId, event: SessionEvent) {
+    fn on_session_event(
+        &mut self,
+        myself: &ActorRef<NodeServerMessage>,
+        id: SessionId,
+        event: SessionEvent,
+    ) {
         match event {
             SessionEvent::Authenticated(peer) => {
                 let Some(e) = self.sessions.get_mut(&id) else {
@@ -564,6 +618,24 @@ impl NodeServerState {
                     sub.session_ready(&info);
                 }
                 self.resolve_ready_waiters(&info);
+                if self.config.mode() == ConnectionMode::Transitive {
+                    self.introduce(&info);
+                }
+            }
+            SessionEvent::PeersAdvertised(peers) => {
+                if self.config.mode() == ConnectionMode::Transitive {
+                    for p in peers {
+                        let known = p.name == self.local.name
+                            || self
+                                .sessions
+                                .values()
+                                .any(|e| e.info.peer_name.as_deref() == Some(p.name.as_str()));
+                        if !known && !p.listen_addr.is_empty() {
+                            info!(node = %self.local.name, peer = %p.name, addr = %p.listen_addr, "dialling an advertised peer");
+                            self.dial(myself, p.listen_addr, None);
+                        }
+                    }
+                }
             }
             SessionEvent::Closed(reason) => self.session_closed(id, reason),
         }

@@ -28,6 +28,9 @@ use crate::{
     reason::{DisconnectCause, DisconnectReason},
 };
 
+/// Most entries a PeerList may carry.
+const MAX_PEER_LIST: usize = 1024;
+
 /// Frames a session may queue towards its peer before senders wait.
 pub(crate) const OUTBOUND_QUEUE_FRAMES: usize = 128;
 
@@ -127,6 +130,8 @@ pub(crate) enum SessionMsg {
     Deadline,
     /// The node server ends this session.
     Close(DisconnectReason),
+    /// The node server sends the peer this frame (once ready).
+    Send(pb::Frame),
 }
 
 impl ractor::Message for SessionMsg {}
@@ -271,6 +276,7 @@ impl Actor for NodeSession {
                 )),
             },
             SessionMsg::Close(reason) => Err(reason),
+            SessionMsg::Send(frame) => state.send(frame).await,
         };
         if let Err(reason) = outcome {
             state.end(&myself, reason);
@@ -364,10 +370,27 @@ impl SessionState {
                 }
             },
             Phase::Ready => {
-                return Err(violation(format!(
-                    "unexpected {} after Ready",
-                    handshake::kind(&env)
-                )));
+                self.phase = Phase::Ready;
+                match env.body {
+                    Some(Body::Peers(list)) => {
+                        if list.peers.len() > MAX_PEER_LIST {
+                            return Err(violation("a PeerList longer than 1024 entries"));
+                        }
+                        let _ = self.node.cast(
+                            InternalMsg::Session {
+                                id: self.id,
+                                event: SessionEvent::PeersAdvertised(list.peers),
+                            }
+                            .into(),
+                        );
+                    }
+                    _ => {
+                        return Err(violation(format!(
+                            "unexpected {} after Ready",
+                            handshake::kind(&env)
+                        )));
+                    }
+                }
             }
             Phase::Done => {}
         }

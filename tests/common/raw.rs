@@ -87,7 +87,9 @@ impl RawSession {
                 }
             }
         };
-        let status = tokio::time::timeout(within, read).await.expect("stream ends in time");
+        let status = tokio::time::timeout(within, read)
+            .await
+            .expect("stream ends in time");
         drop(self.tx);
         (frames, status)
     }

@@ -1,0 +1,147 @@
+//! Runs one long-lived ractor_grpc node: the process to point grpcurl at.
+//!
+//! ```text
+//! node --name node-a --cookie secret --listen 127.0.0.1:4000
+//! node --name node-b --cookie secret --connect 127.0.0.1:4000
+//! ```
+//!
+//! Prints `[NAME] listening on ADDR` first on stdout, then one line per
+//! session event; logs go to stderr (`RUST_LOG`, default `info`).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+use ractor::Actor;
+use ractor_grpc::{
+    ConnectionMode, DisconnectReason, NodeConfig, NodeEventSubscription, NodeServer, SessionInfo,
+};
+use tracing_subscriber::EnvFilter;
+
+/// One ractor_grpc node.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The node name (unique in the cluster).
+    #[arg(long)]
+    name: String,
+    /// The cluster cookie. Prefer the environment variable or a file: a
+    /// command line is visible to other users of the machine.
+    #[arg(
+        long,
+        env = "RACTOR_GRPC_COOKIE",
+        hide_env_values = true,
+        conflicts_with = "cookie_file"
+    )]
+    cookie: Option<String>,
+    /// Read the cookie from this file (surrounding whitespace is trimmed).
+    #[arg(long)]
+    cookie_file: Option<PathBuf>,
+    /// Where to accept sessions.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// A peer to connect to at start (repeatable).
+    #[arg(long = "connect", value_name = "ADDR")]
+    connect: Vec<String>,
+    /// Dial the peers of peers (full mesh) instead of isolated mode.
+    #[arg(long)]
+    transitive: bool,
+    /// Handshake deadline in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    handshake_timeout_ms: u64,
+}
+
+/// Prints session events in plain words.
+struct Printer(String);
+
+fn peer(s: &SessionInfo) -> &str {
+    s.peer_name.as_deref().unwrap_or("an unnamed peer")
+}
+
+impl NodeEventSubscription for Printer {
+    fn session_authenticated(&self, s: &SessionInfo) {
+        println!("[{}] authenticated with {}", self.0, peer(s));
+    }
+    fn session_ready(&self, s: &SessionInfo) {
+        println!("[{}] ready with {} ({:?})", self.0, peer(s), s.direction);
+    }
+    fn session_disconnected(&self, s: &SessionInfo, reason: &DisconnectReason) {
+        println!("[{}] disconnected from {}: {reason}", self.0, peer(s));
+    }
+}
+
+fn cookie(args: &Args) -> Result<String, String> {
+    match (&args.cookie, &args.cookie_file) {
+        (Some(c), _) => Ok(c.clone()),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| format!("cannot read cookie file {}: {e}", path.display())),
+        (None, None) => {
+            Err("no cookie: pass --cookie, --cookie-file or set RACTOR_GRPC_COOKIE".into())
+        }
+    }
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let cookie = cookie(&args)?;
+    let mode = if args.transitive {
+        ConnectionMode::Transitive
+    } else {
+        ConnectionMode::Isolated
+    };
+    let config = NodeConfig::new(args.name.clone(), cookie)
+        .with_listen_addr(args.listen)
+        .with_mode(mode)
+        .with_handshake_timeout(Duration::from_millis(args.handshake_timeout_ms));
+    let (node, handle) = Actor::spawn(None, NodeServer::new(config), ()).await?;
+    ractor_grpc::subscribe(&node, "printer", Printer(args.name.clone()))?;
+    let info = ractor_grpc::node_info(&node).await?;
+    println!("[{}] listening on {}", args.name, info.listen_addr);
+
+    for addr in &args.connect {
+        match ractor_grpc::connect(&node, addr.clone()).await {
+            Ok(s) => println!("[{}] connected to {} at {addr}", args.name, peer(&s)),
+            Err(e) => println!("[{}] could not connect to {addr}: {e}", args.name),
+        }
+    }
+
+    wait_for_stop_signal().await;
+    println!("[{}] stopping", args.name);
+    node.stop(None);
+    handle.await?;
+    println!("[{}] stopped", args.name);
+    Ok(())
+}

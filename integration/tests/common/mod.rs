@@ -1,0 +1,124 @@
+//! Runs `node` processes for multi-process tests.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use ractor_grpc::pb::{self, cluster_node_client::ClusterNodeClient};
+
+/// A `node` process; killed when dropped.
+pub struct NodeProcess {
+    pub name: String,
+    pub addr: String,
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl NodeProcess {
+    /// Starts `node --name NAME --cookie COOKIE EXTRA...` and waits (at most
+    /// 20 s) for its `listening on` line.
+    pub fn start(name: &str, cookie: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_node"))
+            .args(["--name", name, "--cookie", cookie])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut node = Self {
+            name: name.to_owned(),
+            addr: String::new(),
+            child,
+            lines,
+        };
+        let line = node.wait_line(Duration::from_secs(20), "listening on");
+        node.addr = line.rsplit(' ').next().expect("address").to_owned();
+        node
+    }
+
+    /// Waits (bounded) for a stdout line containing `needle`.
+    pub fn wait_line(&mut self, within: Duration, needle: &str) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("{}: no line with {needle:?} within {within:?}", self.name),
+            }
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for a clean exit.
+    pub fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "{} exited with {status}", self.name);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{} did not stop within 10 s", self.name);
+    }
+
+    /// The node's ListPeers answer.
+    pub async fn list_peers(&self) -> Vec<pb::PeerInfo> {
+        let mut client = ClusterNodeClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("grpc connect");
+        client
+            .list_peers(pb::ListPeersRequest {})
+            .await
+            .expect("ListPeers")
+            .into_inner()
+            .peers
+    }
+
+    /// Polls ListPeers every 50 ms (at most `within`) until `check` holds.
+    pub async fn peers_until(
+        &self,
+        within: Duration,
+        check: impl Fn(&[pb::PeerInfo]) -> bool,
+    ) -> Vec<pb::PeerInfo> {
+        let deadline = Instant::now() + within;
+        loop {
+            let peers = self.list_peers().await;
+            if check(&peers) || Instant::now() >= deadline {
+                return peers;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `peers` holds a ready session with `name`.
+pub fn has_ready(peers: &[pb::PeerInfo], name: &str) -> bool {
+    peers
+        .iter()
+        .any(|p| p.name == name && p.state == pb::SessionState::Ready as i32)
+}
