@@ -87,7 +87,13 @@ async fn stopping_a_node_disconnects_its_peers() {
     ractor_grpc::connect(&c.actor, a.addr.clone())
         .await
         .expect("c-a");
+    let a_addr = a.addr.clone();
     a.stop().await;
+    // The listener is closed too.
+    assert!(
+        tokio::net::TcpStream::connect(&a_addr).await.is_err(),
+        "{a_addr} still accepts"
+    );
     for node in [&mut b, &mut c] {
         let events = node
             .wait_for(WAIT, |e| matches!(e, Event::Disconnected(..)))

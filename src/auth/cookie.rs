@@ -69,28 +69,47 @@ impl Role {
 }
 
 /// The transcript both proofs cover; see the top of `cluster.proto`.
+///
+/// Everything either side said in Hello and Challenge is in it, so a man in
+/// the middle who rewrites any field (a version range to force a downgrade,
+/// an incarnation to fake a restart, a listen address) breaks both proofs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Transcript<'a> {
     pub(crate) dialer_name: &'a str,
     pub(crate) acceptor_name: &'a str,
     pub(crate) dialer_nonce: &'a [u8],
     pub(crate) acceptor_nonce: &'a [u8],
+    /// The range the dialer offered in Hello (min, max).
+    pub(crate) dialer_versions: (u32, u32),
+    /// The version the acceptor chose in Challenge.
     pub(crate) version: u32,
+    pub(crate) dialer_incarnation: u64,
+    pub(crate) acceptor_incarnation: u64,
+    pub(crate) dialer_listen_addr: &'a str,
+    pub(crate) acceptor_listen_addr: &'a str,
 }
 
 fn mac(cookie: &Cookie, role: Role, t: &Transcript<'_>) -> Hmac<Sha256> {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(cookie.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    let with_len = |mac: &mut Hmac<Sha256>, field: &str| {
+        // Names and addresses are at most 255 bytes (checked on receipt).
+        mac.update(&u32::try_from(field.len()).unwrap_or(u32::MAX).to_be_bytes());
+        mac.update(field.as_bytes());
+    };
     mac.update(role.label());
-    for name in [t.dialer_name, t.acceptor_name] {
-        // Names are at most 255 bytes (checked on receipt), so this fits.
-        mac.update(&u32::try_from(name.len()).unwrap_or(u32::MAX).to_be_bytes());
-        mac.update(name.as_bytes());
-    }
+    with_len(&mut mac, t.dialer_name);
+    with_len(&mut mac, t.acceptor_name);
     mac.update(t.dialer_nonce);
     mac.update(t.acceptor_nonce);
+    mac.update(&t.dialer_versions.0.to_be_bytes());
+    mac.update(&t.dialer_versions.1.to_be_bytes());
     mac.update(&t.version.to_be_bytes());
+    mac.update(&t.dialer_incarnation.to_be_bytes());
+    mac.update(&t.acceptor_incarnation.to_be_bytes());
+    with_len(&mut mac, t.dialer_listen_addr);
+    with_len(&mut mac, t.acceptor_listen_addr);
     mac
 }
 

@@ -132,6 +132,16 @@ fn check_name(name: &str, what: &'static str) -> Result<(), HandshakeError> {
     Ok(())
 }
 
+fn check_listen_addr(addr: &str, what: &'static str) -> Result<(), HandshakeError> {
+    if addr.len() > MAX_NAME_LEN {
+        return Err(HandshakeError::Malformed {
+            what,
+            detail: "listen address longer than 255 bytes",
+        });
+    }
+    Ok(())
+}
+
 fn check_nonce(nonce: &[u8], what: &'static str) -> Result<Nonce, HandshakeError> {
     nonce.try_into().map_err(|_| HandshakeError::Malformed {
         what,
@@ -184,6 +194,7 @@ impl AwaitChallenge {
             });
         };
         check_name(&ch.name, "Challenge")?;
+        check_listen_addr(&ch.listen_addr, "Challenge")?;
         let peer_nonce = check_nonce(&ch.nonce, "Challenge")?;
         if ch.version < self.local.min_version || ch.version > self.local.max_version {
             return Err(HandshakeError::VersionMismatch {
@@ -228,13 +239,7 @@ impl ChallengeReceived {
         let proof = prove(
             &self.local.cookie,
             Role::Dialer,
-            &transcript(
-                &self.local.name,
-                &self.peer.name,
-                &self.nonce,
-                &self.peer_nonce,
-                self.peer.version,
-            ),
+            &dialer_transcript(&self.local, &self.nonce, &self.peer, &self.peer_nonce),
         );
         let next = AwaitWelcome {
             local: self.local,
@@ -264,13 +269,7 @@ impl AwaitWelcome {
                 got: kind(&env),
             });
         };
-        let t = transcript(
-            &self.local.name,
-            &self.peer.name,
-            &self.nonce,
-            &self.peer_nonce,
-            self.peer.version,
-        );
+        let t = dialer_transcript(&self.local, &self.nonce, &self.peer, &self.peer_nonce);
         if !verify(&self.local.cookie, Role::Acceptor, &t, &w.proof) {
             return Err(HandshakeError::BadProof);
         }
@@ -305,6 +304,7 @@ impl AwaitHello {
             });
         };
         check_name(&hello.name, "Hello")?;
+        check_listen_addr(&hello.listen_addr, "Hello")?;
         let peer_nonce = check_nonce(&hello.nonce, "Hello")?;
         if hello.min_version > hello.max_version {
             return Err(HandshakeError::Malformed {
@@ -333,6 +333,7 @@ impl AwaitHello {
             local: self.local,
             nonce: self.nonce,
             peer_nonce,
+            peer_versions: (hello.min_version, hello.max_version),
             peer: Peer {
                 name: hello.name,
                 incarnation: hello.incarnation,
@@ -351,6 +352,8 @@ pub(crate) struct AwaitProof {
     nonce: Nonce,
     peer_nonce: Nonce,
     peer: Peer,
+    /// The version range the dialer offered in Hello.
+    peer_versions: (u32, u32),
 }
 
 impl AwaitProof {
@@ -362,12 +365,12 @@ impl AwaitProof {
                 got: kind(&env),
             });
         };
-        let t = transcript(
-            &self.peer.name,
-            &self.local.name,
-            &self.peer_nonce,
+        let t = acceptor_transcript(
+            &self.local,
             &self.nonce,
-            self.peer.version,
+            &self.peer,
+            &self.peer_nonce,
+            self.peer_versions,
         );
         if !verify(&self.local.cookie, Role::Dialer, &t, &p.proof) {
             return Err(HandshakeError::BadProof);
@@ -377,6 +380,7 @@ impl AwaitProof {
             nonce: self.nonce,
             peer_nonce: self.peer_nonce,
             peer: self.peer,
+            peer_versions: self.peer_versions,
         })
     }
 }
@@ -388,6 +392,8 @@ pub(crate) struct ProofVerified {
     nonce: Nonce,
     peer_nonce: Nonce,
     peer: Peer,
+    /// The version range the dialer offered in Hello.
+    peer_versions: (u32, u32),
 }
 
 impl ProofVerified {
@@ -401,12 +407,12 @@ impl ProofVerified {
         let proof = prove(
             &self.local.cookie,
             Role::Acceptor,
-            &transcript(
-                &self.peer.name,
-                &self.local.name,
-                &self.peer_nonce,
+            &acceptor_transcript(
+                &self.local,
                 &self.nonce,
-                self.peer.version,
+                &self.peer,
+                &self.peer_nonce,
+                self.peer_versions,
             ),
         );
         (
@@ -422,21 +428,57 @@ pub(crate) struct Authenticated {
     pub(crate) peer: Peer,
 }
 
+/// The transcript of a handshake between `dialer` and `acceptor`.
 fn transcript<'a>(
-    dialer_name: &'a str,
-    acceptor_name: &'a str,
-    dialer_nonce: &'a Nonce,
-    acceptor_nonce: &'a Nonce,
+    dialer: (&'a str, &'a Nonce, u64, &'a str),
+    acceptor: (&'a str, &'a Nonce, u64, &'a str),
+    dialer_versions: (u32, u32),
     version: u32,
 ) -> Transcript<'a> {
-    debug_assert_eq!(dialer_nonce.len(), NONCE_LEN);
+    debug_assert_eq!(dialer.1.len(), NONCE_LEN);
     Transcript {
-        dialer_name,
-        acceptor_name,
-        dialer_nonce,
-        acceptor_nonce,
+        dialer_name: dialer.0,
+        acceptor_name: acceptor.0,
+        dialer_nonce: dialer.1,
+        acceptor_nonce: acceptor.1,
+        dialer_versions,
         version,
+        dialer_incarnation: dialer.2,
+        acceptor_incarnation: acceptor.2,
+        dialer_listen_addr: dialer.3,
+        acceptor_listen_addr: acceptor.3,
     }
+}
+
+/// The dialer's view: it is `local`, the acceptor is `peer`.
+fn dialer_transcript<'a>(
+    local: &'a Local,
+    nonce: &'a Nonce,
+    peer: &'a Peer,
+    peer_nonce: &'a Nonce,
+) -> Transcript<'a> {
+    transcript(
+        (&local.name, nonce, local.incarnation, &local.listen_addr),
+        (&peer.name, peer_nonce, peer.incarnation, &peer.listen_addr),
+        (local.min_version, local.max_version),
+        peer.version,
+    )
+}
+
+/// The acceptor's view: the dialer is `peer` (which offered `peer_versions`).
+fn acceptor_transcript<'a>(
+    local: &'a Local,
+    nonce: &'a Nonce,
+    peer: &'a Peer,
+    peer_nonce: &'a Nonce,
+    peer_versions: (u32, u32),
+) -> Transcript<'a> {
+    transcript(
+        (&peer.name, peer_nonce, peer.incarnation, &peer.listen_addr),
+        (&local.name, nonce, local.incarnation, &local.listen_addr),
+        peer_versions,
+        peer.version,
+    )
 }
 
 #[cfg(test)]

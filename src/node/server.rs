@@ -33,7 +33,7 @@ use crate::{
 };
 
 /// A node of the cluster, as a ractor actor: it listens for Session streams,
-/// dials peers, and owns one [`NodeSession`] actor per stream.
+/// dials peers, and owns one session actor per stream.
 ///
 /// Spawn it like any actor; the listener is bound before `spawn` returns.
 ///
@@ -415,10 +415,10 @@ impl NodeServerState {
             .collect();
         let for_newcomer: Vec<pb::KnownPeer> =
             others.iter().filter_map(|e| known(&e.info)).collect();
-        if let Some(e) = self.sessions.get(&newcomer.id) {
-            if !for_newcomer.is_empty() {
-                let _ = e.actor.cast(SessionMsg::Send(list(for_newcomer)));
-            }
+        if let Some(e) = self.sessions.get(&newcomer.id)
+            && !for_newcomer.is_empty()
+        {
+            let _ = e.actor.cast(SessionMsg::Send(list(for_newcomer)));
         }
         for e in others {
             let _ = e
@@ -780,13 +780,12 @@ impl NodeServerState {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(mut server) = self.server.take() {
-            if tokio::time::timeout(Duration::from_secs(2), &mut server)
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(Duration::from_secs(2), &mut server)
                 .await
                 .is_err()
-            {
-                server.abort();
-            }
+        {
+            server.abort();
         }
     }
 }

@@ -19,13 +19,13 @@ pub struct RawCodec;
 impl Codec for RawCodec {
     type Encode = Vec<u8>;
     type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
+    type Encoder = Self;
+    type Decoder = Self;
     fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
+        Self
     }
     fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
+        Self
     }
 }
 

@@ -1,0 +1,282 @@
+"""What a grpcurl user sees on a running ractor_grpc node.
+
+Starts the Rust ``node`` binary (``$RACTOR_GRPC_NODE_BIN``, else
+``<repo>/target/debug/node``) and talks to it only through server reflection,
+the health service and the unary introspection RPCs, using ``rgcheck`` (the
+grpcurl stand-in next to this file). Every wait is bounded in time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import grpc
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import rgcheck  # noqa: E402
+
+REPO = HERE.parents[1]
+RGCHECK = HERE / "rgcheck.py"
+COOKIE = "test-cookie"
+SERVICE = "ractor_grpc.v1.ClusterNode"
+STARTUP_TIMEOUT = 20.0  # seconds until the node must print its address
+STOP_TIMEOUT = 10.0  # seconds a node gets to exit after SIGTERM
+RPC_TIMEOUT = 10.0
+LISTENING = re.compile(r"listening on (127\.0\.0\.1:\d+)")
+
+
+def node_binary() -> Path:
+    configured = os.environ.get("RACTOR_GRPC_NODE_BIN")
+    if configured:
+        path = Path(configured)
+        if not path.is_absolute() and not path.exists():
+            path = REPO / path  # relative to the repo root, as scripts/test.sh passes it
+    else:
+        path = REPO / "target" / "debug" / "node"
+    if not path.exists():
+        pytest.fail(
+            f"node binary not found at {path}; build it with `cargo build --workspace` "
+            "or point RACTOR_GRPC_NODE_BIN at it"
+        )
+    return path
+
+
+@dataclass
+class Node:
+    """A running node process and what it printed."""
+
+    name: str
+    proc: subprocess.Popen[str]
+    addr: str = ""
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+    channel: grpc.Channel | None = None
+
+    def output(self) -> str:
+        return "".join(self.stdout) + "".join(self.stderr)
+
+    def stop(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=STOP_TIMEOUT)
+
+
+def _drain(stream, sink: list[str], lines: "queue.Queue[str] | None") -> None:
+    """Reads a pipe to its end so the node never blocks on a full pipe."""
+    for line in stream:
+        sink.append(line)
+        if lines is not None:
+            lines.put(line)
+    stream.close()
+
+
+def start_node(name: str, *extra: str) -> Node:
+    """Starts a node on 127.0.0.1 with an OS-chosen port and waits for its address."""
+    cmd = [str(node_binary()), "--name", name, "--cookie", COOKIE, "--listen", "127.0.0.1:0", *extra]
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        env={**os.environ, "RUST_BACKTRACE": "1"},
+    )
+    node = Node(name=name, proc=proc)
+    lines: queue.Queue[str] = queue.Queue()
+    for stream, sink, q in ((proc.stdout, node.stdout, lines), (proc.stderr, node.stderr, None)):
+        threading.Thread(target=_drain, args=(stream, sink, q), daemon=True).start()
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not node.addr:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or proc.poll() is not None:
+            code = proc.poll()
+            why = f"exited with {code}" if code is not None else f"nothing after {STARTUP_TIMEOUT:.0f} s"
+            node.stop()
+            time.sleep(0.1)  # let the readers catch the last words
+            pytest.fail(
+                f"node {name} never printed 'listening on 127.0.0.1:PORT' ({why}).\n"
+                f"command: {' '.join(cmd)}\noutput:\n{node.output()}"
+            )
+        try:
+            line = lines.get(timeout=min(remaining, 0.5))
+        except queue.Empty:
+            continue
+        match = LISTENING.search(line)
+        if match:
+            node.addr = match.group(1)
+
+    node.channel = grpc.insecure_channel(node.addr)
+    try:
+        grpc.channel_ready_future(node.channel).result(timeout=STARTUP_TIMEOUT)
+    except grpc.FutureTimeoutError:
+        node.stop()
+        pytest.fail(f"node {name} printed {node.addr} but accepts no connection there")
+    return node
+
+
+@pytest.fixture
+def nodes() -> Iterator[Callable[..., Node]]:
+    """A factory of nodes, all stopped when the test ends (also when it fails)."""
+    started: list[Node] = []
+
+    def factory(name: str, *extra: str) -> Node:
+        node = start_node(name, *extra)
+        started.append(node)
+        return node
+
+    yield factory
+    for node in reversed(started):
+        node.stop()
+
+
+@pytest.fixture(scope="module")
+def node_a() -> Iterator[Node]:
+    """One node, py-a, shared by the single-node tests."""
+    node = start_node("py-a")
+    yield node
+    node.stop()
+
+
+def channel_of(node: Node) -> grpc.Channel:
+    assert node.channel is not None
+    return node.channel
+
+
+# --------------------------------------------------------------------------
+# One node
+# --------------------------------------------------------------------------
+
+
+def test_reflection_lists_services(node_a: Node) -> None:
+    services = rgcheck.list_services(channel_of(node_a), RPC_TIMEOUT)
+    assert SERVICE in services
+    assert "grpc.health.v1.Health" in services
+    assert any(s.startswith("grpc.reflection.") and s.endswith(".ServerReflection") for s in services), services
+
+
+def test_reflection_describes_methods(node_a: Node) -> None:
+    ch = channel_of(node_a)
+    session = rgcheck.describe_method(ch, SERVICE, "Session", RPC_TIMEOUT)
+    assert session.client_streaming and session.server_streaming, session
+    assert session.input_type == session.output_type == ".ractor_grpc.v1.Frame"
+    for name in ("GetNodeInfo", "ListPeers"):
+        method = rgcheck.describe_method(ch, SERVICE, name, RPC_TIMEOUT)
+        assert method.is_unary, method
+    text = rgcheck.describe(ch, SERVICE, RPC_TIMEOUT)
+    assert "rpc Session ( stream .ractor_grpc.v1.Frame ) returns ( stream .ractor_grpc.v1.Frame );" in text
+
+
+@pytest.mark.parametrize("service", ["", SERVICE])
+def test_health_serving(node_a: Node, service: str) -> None:
+    assert rgcheck.health(channel_of(node_a), service, RPC_TIMEOUT) == "SERVING"
+
+
+def test_get_node_info(node_a: Node) -> None:
+    msg = rgcheck.call_unary_message(channel_of(node_a), f"{SERVICE}/GetNodeInfo", {}, RPC_TIMEOUT)
+    info = rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/GetNodeInfo", {}, RPC_TIMEOUT)
+    assert info["name"] == "py-a"
+    assert info["listenAddr"] == node_a.addr
+    assert info.get("mode") in ("CONNECTION_MODE_TRANSITIVE", "CONNECTION_MODE_ISOLATED"), info
+    assert info.get("version"), info
+    # The cookie never leaves the node: not in the answer, not in what it printed.
+    assert COOKIE not in json.dumps(info)
+    assert COOKIE.encode() not in msg.SerializeToString()
+    assert COOKIE not in node_a.output()
+
+
+def test_list_peers(node_a: Node) -> None:
+    peers = rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/ListPeers", {}, RPC_TIMEOUT)
+    assert isinstance(peers.get("peers", []), list)
+    assert COOKIE not in json.dumps(peers)
+
+
+# --------------------------------------------------------------------------
+# The CLI, as a user runs it
+# --------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(RGCHECK), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_cli(node_a: Node) -> None:
+    listed = run_cli(node_a.addr, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert SERVICE in listed.stdout.splitlines()
+
+    described = run_cli(node_a.addr, "describe", SERVICE)
+    assert described.returncode == 0, described.stderr
+    assert "rpc Session ( stream .ractor_grpc.v1.Frame ) returns ( stream .ractor_grpc.v1.Frame );" in described.stdout
+
+    healthy = run_cli(node_a.addr, "health")
+    assert healthy.returncode == 0, healthy.stderr
+    assert healthy.stdout.strip() == "SERVING"
+
+    called = run_cli(node_a.addr, "call", f"{SERVICE}/GetNodeInfo", "{}")
+    assert called.returncode == 0, called.stderr
+    info = json.loads(called.stdout)
+    assert info["name"] == "py-a"
+    assert info["listenAddr"] == node_a.addr
+    assert COOKIE not in called.stdout
+
+    unknown = run_cli(node_a.addr, "call", f"{SERVICE}/NoSuchMethod", "{}")
+    assert unknown.returncode == 1
+    assert "NoSuchMethod" in unknown.stderr
+
+
+# --------------------------------------------------------------------------
+# Two nodes
+# --------------------------------------------------------------------------
+
+
+def ready_peer_names(node: Node) -> set[str]:
+    resp = rgcheck.call_unary(channel_of(node), f"{SERVICE}/ListPeers", {}, RPC_TIMEOUT)
+    return {p.get("name", "") for p in resp.get("peers", []) if p.get("state") == "SESSION_STATE_READY"}
+
+
+def test_two_nodes_see_each_other(nodes: Callable[..., Node]) -> None:
+    a = nodes("py-a")
+    b = nodes("py-b", "--connect", a.addr)
+
+    deadline = time.monotonic() + 10.0
+    seen: tuple[set[str], set[str]] = (set(), set())
+    for _ in range(200):  # 200 x 50 ms, and never past the deadline
+        seen = (ready_peer_names(a), ready_peer_names(b))
+        if "py-b" in seen[0] and "py-a" in seen[1]:
+            break
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert "py-b" in seen[0] and "py-a" in seen[1], (
+        f"peers never both READY: py-a sees {seen[0]}, py-b sees {seen[1]}\n"
+        f"--- py-a output:\n{a.output()}\n--- py-b output:\n{b.output()}"
+    )
+    assert COOKIE not in a.output() + b.output()

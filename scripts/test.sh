@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The test command: builds everything, runs the Rust tests (unit, integration,
+# doc) and the Python reference-client tests against a real `node` binary.
+# Runs from any directory; exits non-zero on the first failure.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '==> %s\n' "$*"; }
+
+step "cargo build --workspace --all-targets"
+cargo build --workspace --all-targets
+
+if cargo nextest --version >/dev/null 2>&1; then
+    step "cargo nextest run --workspace"
+    cargo nextest run --workspace
+else
+    step "cargo test --workspace (cargo-nextest not installed)"
+    cargo test --workspace
+fi
+
+# nextest does not run doctests.
+step "cargo test --workspace --doc"
+cargo test --workspace --doc
+
+REQS=integration/python/requirements.txt
+PYTHON=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+    step "creating .venv with $PYTHON"
+    "$PYTHON" -m venv .venv
+fi
+STAMP=.venv/.requirements.sha
+want=$(sha256sum "$REQS" | cut -d' ' -f1)
+if [[ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]]; then
+    step "pip install -r $REQS"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$REQS"
+    printf '%s\n' "$want" >"$STAMP"
+else
+    step "python requirements up to date (.venv)"
+fi
+
+step "pytest integration/python"
+RACTOR_GRPC_NODE_BIN=target/debug/node .venv/bin/python -m pytest -q integration/python
