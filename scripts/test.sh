@@ -19,6 +19,10 @@ else
     cargo test --workspace
 fi
 
+# The serde opt-in of the payload encoding is behind a feature.
+step "cargo test -p ractor_grpc --features serde --lib wire"
+cargo test -p ractor_grpc --features serde --lib wire
+
 # nextest does not run doctests.
 step "cargo test --workspace --doc"
 cargo test --workspace --doc

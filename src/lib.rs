@@ -31,14 +31,27 @@
 mod auth;
 mod node;
 pub mod pb;
+#[doc(hidden)]
+pub mod __private {
+    //! Support for generated code; not public API.
+    pub use crate::private::*;
+}
+mod private;
 mod reason;
+pub mod registry;
+mod remote_actor;
 mod service;
+pub mod wire;
 
 pub use auth::Cookie;
 pub use node::{
-    ConnectError, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, Direction,
-    HeartbeatConfig, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage,
-    NodeServerState, NodeStopped, SessionId, SessionInfo, SessionState, client_connect, connect,
-    list_sessions, node_info, subscribe, unsubscribe,
+    AdvertiseFilter, ConnectError, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_MESSAGE_SIZE, Direction, GroupInfo, GroupMember, HeartbeatConfig, LocalActorInfo,
+    NodeConfig, NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage, NodeServerState,
+    NodeStopped, SessionCounters, SessionId, SessionInfo, SessionState, client_connect, connect,
+    list_actors, list_groups, list_sessions, node_info, subscribe, unsubscribe,
 };
+pub use ractor_grpc_derive::{RactorClusterMessage, RactorMessage};
 pub use reason::{DisconnectCause, DisconnectReason};
+pub use remote_actor::{CallError, call};
+pub use wire::{Wire, WireError};

@@ -108,6 +108,14 @@ pub(crate) fn kind(envelope: &pb::Envelope) -> &'static str {
         Some(Body::Ready(_)) => "Ready",
         Some(Body::Goodbye(_)) => "Goodbye",
         Some(Body::Peers(_)) => "PeerList",
+        Some(Body::Spawned(_)) => "ActorSpawned",
+        Some(Body::Terminated(_)) => "ActorTerminated",
+        Some(Body::PgJoined(_)) => "PgJoined",
+        Some(Body::PgLeft(_)) => "PgLeft",
+        Some(Body::Cast(_)) => "Cast",
+        Some(Body::Call(_)) => "Call",
+        Some(Body::CallReply(_)) => "CallReply",
+        Some(Body::CallError(_)) => "CallError",
         None => "an empty envelope",
     }
 }

@@ -6,6 +6,7 @@ use super::{
     connect::ConnectError,
     events::NodeEventSubscription,
     info::{NodeInfo, SessionInfo},
+    introspect::{GroupInfo, LocalActorInfo},
     server::NodeServerMessage,
 };
 
@@ -133,4 +134,25 @@ pub fn unsubscribe(
 ) -> Result<(), NodeStopped> {
     node.cast(NodeServerMessage::Unsubscribe(id.into()))
         .map_err(|_| NodeStopped)
+}
+
+/// The local actors this node advertises to its peers, by pid.
+///
+/// # Errors
+/// [`NodeStopped`] if the node server is not running.
+pub async fn list_actors(
+    node: &ActorRef<NodeServerMessage>,
+) -> Result<Vec<LocalActorInfo>, NodeStopped> {
+    ask(node, NodeServerMessage::ListActors).await
+}
+
+/// Every pg group with members this node knows (its own actors and its
+/// peers' proxies), each member with its node.
+///
+/// # Errors
+/// [`NodeStopped`] if the node server is not running.
+pub async fn list_groups(
+    node: &ActorRef<NodeServerMessage>,
+) -> Result<Vec<GroupInfo>, NodeStopped> {
+    ask(node, NodeServerMessage::ListGroups).await
 }

@@ -1,10 +1,12 @@
 //! How a node is set up.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use ractor::ActorCell;
 
 use serde::Deserialize;
 
-use crate::auth::Cookie;
+use crate::{auth::Cookie, registry::AdvertiseMode};
 
 /// How a node joins peers into a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -79,6 +81,27 @@ pub struct NodeConfig {
     handshake_timeout: Duration,
     #[serde(default)]
     heartbeat: HeartbeatConfig,
+    #[serde(default)]
+    advertise: AdvertiseMode,
+    #[serde(skip)]
+    advertise_filter: Option<AdvertiseFilter>,
+}
+
+/// A predicate that further limits which local actors are advertised.
+#[derive(Clone)]
+pub struct AdvertiseFilter(Arc<dyn Fn(&ActorCell) -> bool + Send + Sync>);
+
+impl AdvertiseFilter {
+    /// Whether `cell` passes.
+    pub fn allows(&self, cell: &ActorCell) -> bool {
+        (self.0)(cell)
+    }
+}
+
+impl std::fmt::Debug for AdvertiseFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdvertiseFilter(..)")
+    }
 }
 
 impl NodeConfig {
@@ -93,6 +116,8 @@ impl NodeConfig {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             heartbeat: HeartbeatConfig::default(),
+            advertise: AdvertiseMode::default(),
+            advertise_filter: None,
         }
     }
 
@@ -131,6 +156,36 @@ impl NodeConfig {
     pub fn with_heartbeat(mut self, heartbeat: HeartbeatConfig) -> Self {
         self.heartbeat = heartbeat;
         self
+    }
+
+    /// Which local actors peers see (default: every remotable actor).
+    #[must_use]
+    pub fn with_advertise(mut self, mode: AdvertiseMode) -> Self {
+        self.advertise = mode;
+        self
+    }
+
+    /// Advertises only the actors `filter` accepts (on top of the mode).
+    /// Useful to keep internal actors private, or to give several nodes in
+    /// one process (tests) actors of their own: ractor's registries are
+    /// process-wide, so every node in a process sees every local actor.
+    #[must_use]
+    pub fn with_advertise_filter(
+        mut self,
+        filter: impl Fn(&ActorCell) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.advertise_filter = Some(AdvertiseFilter(Arc::new(filter)));
+        self
+    }
+
+    /// Which local actors peers see.
+    pub fn advertise(&self) -> AdvertiseMode {
+        self.advertise
+    }
+
+    /// The extra filter on advertised actors, if any.
+    pub fn advertise_filter(&self) -> Option<&AdvertiseFilter> {
+        self.advertise_filter.as_ref()
     }
 
     /// The node name.

@@ -50,6 +50,31 @@ pub struct SessionInfo {
     pub connected_since: SystemTime,
     /// The agreed protocol version, once the handshake has chosen one.
     pub protocol_version: Option<u32>,
+    /// Traffic counters (zero until authenticated).
+    pub counters: SessionCounters,
+    /// How many of the peer's actors this node holds proxies for.
+    pub remote_actors: usize,
+}
+
+/// Traffic counters of one session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionCounters {
+    /// Casts sent to the peer's actors.
+    pub casts_sent: u64,
+    /// Calls sent to the peer's actors.
+    pub calls_sent: u64,
+    /// Casts received for this node's actors.
+    pub casts_received: u64,
+    /// Calls received for this node's actors.
+    pub calls_received: u64,
+    /// Messages refused because the session had ended (the sender was told).
+    pub refused: u64,
+    /// Casts for actors this node does not advertise (dropped and logged).
+    pub unknown_actor: u64,
+    /// Casts whose payload did not decode at the target (dropped and logged).
+    pub undecodable: u64,
+    /// Calls sent and not yet answered.
+    pub calls_in_flight: u64,
 }
 
 impl SessionInfo {
@@ -70,6 +95,15 @@ impl SessionInfo {
             connected_since_unix_ms: unix_ms(self.connected_since),
             listen_addr: self.peer_listen_addr.clone().unwrap_or_default(),
             protocol_version: self.protocol_version.unwrap_or_default(),
+            casts_sent: self.counters.casts_sent,
+            calls_sent: self.counters.calls_sent,
+            casts_received: self.counters.casts_received,
+            calls_received: self.counters.calls_received,
+            refused: self.counters.refused,
+            unknown_actor: self.counters.unknown_actor,
+            undecodable: self.counters.undecodable,
+            calls_in_flight: self.counters.calls_in_flight,
+            remote_actors: u64::try_from(self.remote_actors).unwrap_or(u64::MAX),
         }
     }
 }

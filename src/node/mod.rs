@@ -6,25 +6,29 @@
 //! through the functions re-exported at the crate root ([`connect`],
 //! [`node_info`], [`list_sessions`], [`subscribe`], ...).
 
+mod advertise;
 mod api;
 mod arbiter;
 mod config;
 mod connect;
 mod events;
 mod info;
+mod introspect;
 mod server;
 mod session;
 
 pub use api::{
-    NodeStopped, client_connect, connect, list_sessions, node_info, subscribe, unsubscribe,
+    NodeStopped, client_connect, connect, list_actors, list_groups, list_sessions, node_info,
+    subscribe, unsubscribe,
 };
 pub use config::{
-    ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, HeartbeatConfig,
-    NodeConfig,
+    AdvertiseFilter, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE,
+    HeartbeatConfig, NodeConfig,
 };
 pub use connect::ConnectError;
 pub use events::NodeEventSubscription;
-pub use info::{Direction, NodeInfo, SessionId, SessionInfo, SessionState};
+pub use info::{Direction, NodeInfo, SessionCounters, SessionId, SessionInfo, SessionState};
+pub use introspect::{GroupInfo, GroupMember, LocalActorInfo};
 pub(crate) use server::{Accepted, InternalMsg};
 pub use server::{NodeServer, NodeServerMessage, NodeServerState};
 pub(crate) use session::OUTBOUND_QUEUE_FRAMES;

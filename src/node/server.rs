@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::{
     net::TcpListener,
     sync::{mpsc, oneshot},
@@ -18,17 +18,21 @@ use tonic_health::server::HealthReporter;
 use tracing::{debug, info, warn};
 
 use super::{
+    advertise,
     arbiter::{Arbiter, Verdict},
     config::{ConnectionMode, NodeConfig},
     connect::{self, ConnectError},
     events::NodeEventSubscription,
-    info::{Direction, NodeInfo, SessionId, SessionInfo, SessionState},
+    info::{Direction, NodeInfo, SessionCounters, SessionId, SessionInfo, SessionState},
+    introspect::{self, GroupInfo, LocalActorInfo},
     session::{NodeSession, Outbound, SessionArgs, SessionMsg},
 };
 use crate::{
     auth::handshake::{Local, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, Peer},
     pb,
     reason::{DisconnectCause, DisconnectReason},
+    registry::{RemoteActorInfo, adverts::Adverts, mirror::ProxyChange},
+    remote_actor::link::SessionLink,
     service,
 };
 
@@ -67,7 +71,13 @@ impl NodeServer {
 #[derive(Debug)]
 pub(crate) enum SessionEvent {
     /// The handshake succeeded with this peer.
-    Authenticated(Peer),
+    Authenticated {
+        peer: Peer,
+        link: Arc<SessionLink>,
+        session: ActorRef<SessionMsg>,
+    },
+    /// Proxies of the peer's actors started or stopped.
+    Proxies(Vec<ProxyChange>),
     /// Both sides finished the first sync.
     Ready,
     /// The peer named nodes it is connected to (transitive mode).
@@ -104,6 +114,19 @@ pub enum NodeServerMessage {
     },
     /// Remove the subscription registered under this id.
     Unsubscribe(String),
+    /// Proxies of peers' actors named `name` (on `peer` only, if given).
+    WhereIs {
+        /// Only this peer, or all.
+        peer: Option<String>,
+        /// The actor name.
+        name: String,
+        /// The matches, ordered by peer name.
+        reply: RpcReplyPort<Vec<RemoteActorInfo>>,
+    },
+    /// The local actors this node advertises, with their groups.
+    ListActors(RpcReplyPort<Vec<LocalActorInfo>>),
+    /// Every pg group with members known to this node (local and proxies).
+    ListGroups(RpcReplyPort<Vec<GroupInfo>>),
     /// Traffic between the node server, its sessions and its gRPC service.
     #[doc(hidden)]
     Internal(Internal),
@@ -147,6 +170,9 @@ impl std::fmt::Debug for NodeServerMessage {
             Self::ListSessions(_) => "ListSessions",
             Self::Subscribe { .. } => "Subscribe",
             Self::Unsubscribe(_) => "Unsubscribe",
+            Self::WhereIs { .. } => "WhereIs",
+            Self::ListActors(_) => "ListActors",
+            Self::ListGroups(_) => "ListGroups",
             Self::Internal(_) => "Internal",
         };
         write!(f, "NodeServerMessage::{name}")
@@ -190,6 +216,22 @@ type ConnectReply = RpcReplyPort<Result<SessionInfo, ConnectError>>;
 struct Entry {
     actor: ActorRef<SessionMsg>,
     info: SessionInfo,
+    /// Set once authenticated.
+    link: Option<Arc<SessionLink>>,
+    /// The peer's actors by pid, as proxies (name, cell).
+    proxies: HashMap<u64, (Option<String>, ActorCell)>,
+}
+
+impl Entry {
+    /// The session's info with its counters as they are now.
+    fn snapshot(&self) -> SessionInfo {
+        let mut info = self.info.clone();
+        if let Some(link) = &self.link {
+            info.counters = link.counters();
+        }
+        info.remote_actors = self.proxies.len();
+        info
+    }
 }
 
 /// The node server's state.
@@ -206,6 +248,8 @@ pub struct NodeServerState {
     health: HealthReporter,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
+    adverts: Arc<Adverts>,
+    policy: advertise::Policy,
 }
 
 impl std::fmt::Debug for NodeServerState {
@@ -252,6 +296,18 @@ impl Actor for NodeServer {
         let (shutdown, shutdown_rx) = oneshot::channel();
         let (health, server) =
             service::serve(listener, &config, myself.clone(), shutdown_rx).await?;
+        // Watch local actors come and go, and pg changes in every scope.
+        ractor::registry::pid_registry::monitor(myself.get_cell());
+        ractor::pg::monitor_scope(
+            ractor::pg::ALL_SCOPES_NOTIFICATION.to_owned(),
+            myself.get_cell(),
+        );
+        let adverts = Arc::new(Adverts::default());
+        let policy = advertise::Policy {
+            mode: config.advertise(),
+            filter: config.advertise_filter().cloned(),
+        };
+        advertise::scan(&adverts, &policy);
         info!(node = %local.name, %listen_addr, "listening");
         Ok(NodeServerState {
             arbiter: Arbiter::new(local.name.clone()),
@@ -266,6 +322,8 @@ impl Actor for NodeServer {
             health,
             shutdown: Some(shutdown),
             server: Some(server),
+            adverts,
+            policy,
         })
     }
 
@@ -307,7 +365,7 @@ impl Actor for NodeServer {
             }
             NodeServerMessage::ListSessions(reply) => {
                 let mut all: Vec<SessionInfo> =
-                    state.sessions.values().map(|e| e.info.clone()).collect();
+                    state.sessions.values().map(Entry::snapshot).collect();
                 all.sort_by_key(|s| s.id);
                 let _ = reply.send(all);
             }
@@ -316,6 +374,15 @@ impl Actor for NodeServer {
             }
             NodeServerMessage::Unsubscribe(id) => {
                 state.subscriptions.remove(&id);
+            }
+            NodeServerMessage::WhereIs { peer, name, reply } => {
+                let _ = reply.send(state.where_is(peer.as_deref(), &name));
+            }
+            NodeServerMessage::ListActors(reply) => {
+                let _ = reply.send(introspect::local_actors(&state.adverts));
+            }
+            NodeServerMessage::ListGroups(reply) => {
+                let _ = reply.send(introspect::groups(&state.local.name, &state.proxy_owners()));
             }
         }
         Ok(())
@@ -327,6 +394,23 @@ impl Actor for NodeServer {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let mode = &state.policy;
+        match event {
+            SupervisionEvent::PidLifecycleEvent(e) => {
+                if let Some(envelope) = advertise::on_pid_event(&state.adverts, mode, e) {
+                    state.broadcast(vec![envelope]);
+                }
+                return Ok(());
+            }
+            SupervisionEvent::ProcessGroupChanged(change) => {
+                let envelopes = advertise::on_pg_event(&state.adverts, mode, change);
+                if !envelopes.is_empty() {
+                    state.broadcast(envelopes);
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
         // A session reports its own end before it stops; this catches one
         // that failed instead (a bug), so its entry does not linger.
         if let SupervisionEvent::ActorFailed(cell, err) = event {
@@ -351,10 +435,10 @@ impl Actor for NodeServer {
 
     async fn post_stop(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        state.shut_down().await;
+        state.shut_down(&myself).await;
         Ok(())
     }
 }
@@ -427,6 +511,54 @@ impl NodeServerState {
         }
     }
 
+    /// Sends advertisement changes to every session past authentication.
+    /// Sessions still in the handshake get them in their snapshot instead.
+    fn broadcast(&self, envelopes: Vec<pb::Envelope>) {
+        let frame = pb::Frame { envelopes };
+        for e in self.sessions.values() {
+            if e.info.state >= SessionState::Authenticated {
+                let _ = e.actor.cast(SessionMsg::Send(frame.clone()));
+            }
+        }
+    }
+
+    /// Proxies named `name`, on `peer` only if given, ordered by peer.
+    fn where_is(&self, peer: Option<&str>, name: &str) -> Vec<RemoteActorInfo> {
+        let mut found: Vec<RemoteActorInfo> = self
+            .sessions
+            .values()
+            .filter(|e| e.info.state == SessionState::Ready)
+            .filter_map(|e| Some((e.info.peer_name.clone()?, e)))
+            .filter(|(p, _)| peer.is_none_or(|want| want == p))
+            .flat_map(|(p, e)| {
+                e.proxies
+                    .iter()
+                    .filter(|(_, (n, _))| n.as_deref() == Some(name))
+                    .map(move |(pid, (n, cell))| RemoteActorInfo {
+                        peer: p.clone(),
+                        pid: *pid,
+                        name: n.clone(),
+                        cell: cell.clone(),
+                    })
+            })
+            .collect();
+        found.sort_by(|a, b| (&a.peer, a.pid).cmp(&(&b.peer, b.pid)));
+        found
+    }
+
+    /// Which peer each proxy (by actor id) stands for.
+    fn proxy_owners(&self) -> HashMap<ractor::ActorId, (String, u64)> {
+        self.sessions
+            .values()
+            .filter_map(|e| Some((e.info.peer_name.clone()?, e)))
+            .flat_map(|(peer, e)| {
+                e.proxies
+                    .iter()
+                    .map(move |(pid, (_, cell))| (cell.get_id(), (peer.clone(), *pid)))
+            })
+            .collect()
+    }
+
     /// The name of a ready peer that listens on `addr`, if any.
     fn ready_peer_at(&self, addr: &str) -> Option<String> {
         let addr = addr.strip_prefix("http://").unwrap_or(addr);
@@ -479,6 +611,7 @@ impl NodeServerState {
             inbound,
             outbound,
             handshake_timeout: self.config.handshake_timeout(),
+            adverts: self.adverts.clone(),
         };
         let spawned = Actor::spawn_linked(None, NodeSession, args, myself.get_cell()).await;
         let actor = match spawned {
@@ -503,6 +636,8 @@ impl NodeServerState {
             state: SessionState::Handshake,
             connected_since: SystemTime::now(),
             protocol_version: None,
+            counters: SessionCounters::default(),
+            remote_actors: 0,
         };
         debug!(node = %self.local.name, session = id, ?direction, ?peer_addr, "session opened");
         for sub in self.subscriptions.values() {
@@ -520,7 +655,15 @@ impl NodeServerState {
                 true
             }
         });
-        self.sessions.insert(id, Entry { actor, info });
+        self.sessions.insert(
+            id,
+            Entry {
+                actor,
+                info,
+                link: None,
+                proxies: HashMap::new(),
+            },
+        );
     }
 
     async fn on_dialled(&mut self, myself: &ActorRef<NodeServerMessage>, d: Dialled) {
@@ -590,10 +733,18 @@ impl NodeServerState {
         event: SessionEvent,
     ) {
         match event {
-            SessionEvent::Authenticated(peer) => {
+            SessionEvent::Authenticated {
+                peer,
+                link,
+                session,
+            } => {
                 let Some(e) = self.sessions.get_mut(&id) else {
                     return;
                 };
+                e.link = Some(link);
+                // The snapshot goes out before any change broadcast after
+                // this point (both travel through the session's mailbox).
+                let _ = session.cast(SessionMsg::Sync(advertise::snapshot(&self.adverts)));
                 e.info.state = SessionState::Authenticated;
                 e.info.peer_name = Some(peer.name.clone());
                 e.info.protocol_version = Some(peer.version);
@@ -633,6 +784,21 @@ impl NodeServerState {
                         if !known && !p.listen_addr.is_empty() {
                             info!(node = %self.local.name, peer = %p.name, addr = %p.listen_addr, "dialling an advertised peer");
                             self.dial(myself, p.listen_addr, None);
+                        }
+                    }
+                }
+            }
+            SessionEvent::Proxies(changes) => {
+                let Some(e) = self.sessions.get_mut(&id) else {
+                    return;
+                };
+                for change in changes {
+                    match change {
+                        ProxyChange::Up { pid, name, cell } => {
+                            e.proxies.insert(pid, (name, cell));
+                        }
+                        ProxyChange::Down { pid } => {
+                            e.proxies.remove(&pid);
                         }
                     }
                 }
@@ -749,8 +915,13 @@ impl NodeServerState {
         );
     }
 
-    async fn shut_down(&mut self) {
+    async fn shut_down(&mut self, myself: &ActorRef<NodeServerMessage>) {
         info!(node = %self.local.name, "stopping");
+        ractor::registry::pid_registry::demonitor(myself.get_id());
+        ractor::pg::demonitor_scope(
+            ractor::pg::ALL_SCOPES_NOTIFICATION.to_owned(),
+            myself.get_id(),
+        );
         self.health
             .set_service_status(
                 pb::CLUSTER_NODE_SERVICE,

@@ -1,14 +1,16 @@
 //! One Session stream with one peer: the actor that drives the handshake, the
-//! first sync and (in later protocol revisions) the traffic.
+//! first sync, and the traffic that follows.
 //!
 //! A session is a ractor actor linked to its node server. Its stream has two
 //! halves: a reader task that turns inbound frames into actor messages (so
-//! the actor never blocks on the network while handling a message) and an
-//! outbound queue that tonic drains into the stream.
+//! the actor never blocks on the network while handling a message), and an
+//! outbound queue that tonic drains into the stream. The outbound queue is
+//! shared through a [`SessionLink`] with the proxies of the peer's actors, so
+//! a cast goes from the proxy straight into the stream.
 
 use std::{sync::Arc, time::Duration};
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, rpc::CallResult};
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tonic::{Code, Status, Streaming, transport::Channel};
 
@@ -26,6 +28,15 @@ use crate::{
     },
     pb::{self, envelope::Body},
     reason::{DisconnectCause, DisconnectReason},
+    registry::{
+        adverts::Adverts,
+        mirror::{AdvertBody, PeerMirror},
+    },
+    remote_actor::{
+        deliver,
+        link::{CallFailure, FrameTx, SessionLink},
+        report::{Registration, Sink},
+    },
 };
 
 /// Most entries a PeerList may carry.
@@ -38,74 +49,20 @@ pub(crate) const OUTBOUND_QUEUE_FRAMES: usize = 128;
 /// Goodbye, or the end of its stream) arrive before the stream is torn down.
 const LINGER: Duration = Duration::from_secs(1);
 
-/// The sending half of a Session stream.
+/// How often calls whose callers gave up are swept from the pending table.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// The sending half of a Session stream, as the node server hands it over.
 #[derive(Debug)]
 pub(crate) enum Outbound {
-    /// This node serves the stream: frames, and at the end an optional status,
-    /// go into the response.
+    /// This node serves the stream.
     Acceptor(mpsc::Sender<Result<pb::Frame, Status>>),
-    /// This node opened the stream: frames go into the request. The channel
-    /// owns the HTTP/2 connection, so it lives as long as the session.
+    /// This node opened the stream. The channel owns the HTTP/2 connection,
+    /// so it lives as long as the session.
     Dialer {
         tx: mpsc::Sender<pb::Frame>,
         channel: Channel,
     },
-}
-
-impl Outbound {
-    fn direction(&self) -> Direction {
-        match self {
-            Self::Acceptor(_) => Direction::Inbound,
-            Self::Dialer { .. } => Direction::Outbound,
-        }
-    }
-
-    /// Queues one frame; fails when the stream is gone.
-    async fn send(&self, frame: pb::Frame) -> Result<(), DisconnectReason> {
-        let sent = match self {
-            Self::Acceptor(tx) => tx.send(Ok(frame)).await.is_ok(),
-            Self::Dialer { tx, .. } => tx.send(frame).await.is_ok(),
-        };
-        if sent {
-            Ok(())
-        } else {
-            Err(DisconnectReason::peer(
-                DisconnectCause::Transport,
-                "the stream closed",
-            ))
-        }
-    }
-
-    /// Ends the sending half. When this node ends the session the peer is told
-    /// why: an acceptor with a status (or a Goodbye for an orderly stop), a
-    /// dialer with a Goodbye. Best effort: a full queue drops the farewell, and
-    /// the stream still ends. Returns the channel, to keep until the linger ends.
-    fn close(self, reason: &DisconnectReason) -> Option<Channel> {
-        let goodbye = || pb::Frame {
-            envelopes: vec![pb::Envelope {
-                body: Some(Body::Goodbye(reason.to_goodbye())),
-            }],
-        };
-        match self {
-            Self::Acceptor(tx) => {
-                if !reason.by_peer {
-                    let last = if reason.cause == DisconnectCause::Stopped {
-                        Ok(goodbye())
-                    } else {
-                        Err(reason.to_status())
-                    };
-                    let _ = tx.try_send(last);
-                }
-                None
-            }
-            Self::Dialer { tx, channel } => {
-                if !reason.by_peer {
-                    let _ = tx.try_send(goodbye());
-                }
-                Some(channel)
-            }
-        }
-    }
 }
 
 /// Everything a session starts with.
@@ -117,6 +74,7 @@ pub(crate) struct SessionArgs {
     pub(crate) inbound: Streaming<pb::Frame>,
     pub(crate) outbound: Outbound,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) adverts: Arc<Adverts>,
 }
 
 /// Messages a session handles.
@@ -130,8 +88,14 @@ pub(crate) enum SessionMsg {
     Deadline,
     /// The node server ends this session.
     Close(DisconnectReason),
-    /// The node server sends the peer this frame (once ready).
+    /// The node server's snapshot of this node's actors and groups: send it,
+    /// then Ready.
+    Sync(Vec<pb::Envelope>),
+    /// The node server sends the peer this frame (advertisement changes,
+    /// peer lists).
     Send(pb::Frame),
+    /// Time to sweep abandoned calls.
+    Sweep,
 }
 
 impl ractor::Message for SessionMsg {}
@@ -143,8 +107,12 @@ enum Phase {
     AwaitProof(AwaitProof),
     AwaitChallenge(AwaitChallenge),
     AwaitWelcome(AwaitWelcome),
-    /// Authenticated and our Ready is sent; waiting for the peer's Ready.
-    Syncing,
+    /// Authenticated; waiting for our snapshot (from the node server) and the
+    /// peer's Ready, in either order.
+    Syncing {
+        sent_ready: bool,
+        got_ready: bool,
+    },
     Ready,
     /// Closed; the actor is stopping.
     Done,
@@ -168,10 +136,15 @@ pub(crate) struct SessionState {
     id: SessionId,
     direction: Direction,
     node: ActorRef<NodeServerMessage>,
-    outbound: Option<Outbound>,
+    link: Arc<SessionLink>,
+    channel: Option<Channel>,
     reader: Option<JoinHandle<()>>,
     phase: Phase,
     handshake_timeout: Duration,
+    adverts: Arc<Adverts>,
+    mirror: PeerMirror,
+    /// Metadata that counts casts whose payload does not decode here.
+    cast_report: Registration,
 }
 
 /// The session actor.
@@ -224,7 +197,13 @@ impl Actor for NodeSession {
         myself: ActorRef<Self::Msg>,
         args: SessionArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let direction = args.outbound.direction();
+        let (direction, tx, channel) = match args.outbound {
+            Outbound::Acceptor(tx) => (Direction::Inbound, FrameTx::Acceptor(tx), None),
+            Outbound::Dialer { tx, channel } => {
+                (Direction::Outbound, FrameTx::Dialer(tx), Some(channel))
+            }
+        };
+        let link = Arc::new(SessionLink::new(tx));
         let reader = tokio::spawn(read_frames(args.inbound, myself.clone()));
         let phase = match direction {
             Direction::Inbound => Phase::AwaitHello(AwaitHello::new(args.local, fresh_nonce())),
@@ -232,24 +211,27 @@ impl Actor for NodeSession {
                 let (state, hello) = AwaitChallenge::start(args.local, fresh_nonce());
                 // The queue is empty and far larger than one frame, so this
                 // cannot wait; a closed stream shows up as InboundEnded.
-                let _ = args
-                    .outbound
-                    .send(pb::Frame {
-                        envelopes: vec![hello],
-                    })
-                    .await;
+                link.send_frame(pb::Frame {
+                    envelopes: vec![hello],
+                })
+                .await;
                 Phase::AwaitChallenge(state)
             }
         };
         myself.send_after(args.handshake_timeout, || SessionMsg::Deadline);
+        let cast_report = Registration::new(Sink::Counter(link.stats.undecodable.clone()));
         Ok(SessionState {
             id: args.id,
             direction,
             node: args.node,
-            outbound: Some(args.outbound),
+            mirror: PeerMirror::new(link.clone()),
+            link,
+            channel,
             reader: Some(reader),
             phase,
             handshake_timeout: args.handshake_timeout,
+            adverts: args.adverts,
+            cast_report,
         })
     }
 
@@ -263,7 +245,7 @@ impl Actor for NodeSession {
             return Ok(());
         }
         let outcome = match msg {
-            SessionMsg::Inbound(frame) => state.on_frame(frame).await,
+            SessionMsg::Inbound(frame) => state.on_frame(&myself, frame).await,
             SessionMsg::InboundEnded(status) => Err(state.inbound_ended(status)),
             SessionMsg::Deadline => match state.phase {
                 Phase::Ready => Ok(()),
@@ -276,11 +258,30 @@ impl Actor for NodeSession {
                 )),
             },
             SessionMsg::Close(reason) => Err(reason),
-            SessionMsg::Send(frame) => state.send(frame).await,
+            SessionMsg::Sync(envelopes) => state.send_sync(&myself, envelopes).await,
+            SessionMsg::Send(frame) => {
+                state.link.send_frame(frame).await;
+                Ok(())
+            }
+            SessionMsg::Sweep => {
+                state.link.sweep();
+                Ok(())
+            }
         };
         if let Err(reason) = outcome {
             state.end(&myself, reason);
         }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        _event: SupervisionEvent,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // Children are proxies; they come and go with the peer's actors, and
+        // their end is no reason for the session to end.
         Ok(())
     }
 
@@ -299,7 +300,11 @@ impl Actor for NodeSession {
 }
 
 impl SessionState {
-    async fn on_frame(&mut self, frame: pb::Frame) -> Result<(), DisconnectReason> {
+    async fn on_frame(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        frame: pb::Frame,
+    ) -> Result<(), DisconnectReason> {
         if frame.envelopes.is_empty() {
             return Err(violation("empty frame"));
         }
@@ -309,98 +314,151 @@ impl SessionState {
             ));
         }
         for envelope in frame.envelopes {
-            self.on_envelope(envelope).await?;
+            self.on_envelope(myself, envelope).await?;
         }
         Ok(())
     }
 
-    async fn on_envelope(&mut self, env: pb::Envelope) -> Result<(), DisconnectReason> {
+    async fn on_envelope(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        env: pb::Envelope,
+    ) -> Result<(), DisconnectReason> {
         if let Some(Body::Goodbye(goodbye)) = &env.body {
             return Err(DisconnectReason::from_goodbye(goodbye));
         }
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::AwaitHello(s) => {
                 let (next, challenge) = s.on_envelope(env).map_err(|e| handshake_failed(&e))?;
-                self.send(pb::Frame {
-                    envelopes: vec![challenge],
-                })
-                .await?;
+                self.link
+                    .send_frame(pb::Frame {
+                        envelopes: vec![challenge],
+                    })
+                    .await;
                 self.phase = Phase::AwaitProof(next);
             }
             Phase::AwaitProof(s) => {
                 let verified = s.on_envelope(env).map_err(|e| handshake_failed(&e))?;
                 self.claim(verified.peer()).await?;
                 let (auth, welcome) = verified.welcome();
-                self.send(pb::Frame {
-                    envelopes: vec![welcome],
-                })
-                .await?;
-                self.authenticated(auth.peer).await?;
+                self.link
+                    .send_frame(pb::Frame {
+                        envelopes: vec![welcome],
+                    })
+                    .await;
+                self.authenticated(myself, auth.peer);
             }
             Phase::AwaitChallenge(s) => {
                 let received = s.on_envelope(env).map_err(|e| handshake_failed(&e))?;
                 self.claim(received.peer()).await?;
                 let (next, proof) = received.prove();
-                self.send(pb::Frame {
-                    envelopes: vec![proof],
-                })
-                .await?;
+                self.link
+                    .send_frame(pb::Frame {
+                        envelopes: vec![proof],
+                    })
+                    .await;
                 self.phase = Phase::AwaitWelcome(next);
             }
             Phase::AwaitWelcome(s) => {
                 let auth = s.on_envelope(env).map_err(|e| handshake_failed(&e))?;
-                self.authenticated(auth.peer).await?;
+                self.authenticated(myself, auth.peer);
             }
-            Phase::Syncing => match env.body {
-                Some(Body::Ready(_)) => {
-                    let _ = self.node.cast(
-                        InternalMsg::Session {
-                            id: self.id,
-                            event: SessionEvent::Ready,
-                        }
-                        .into(),
-                    );
-                    self.phase = Phase::Ready;
+            Phase::Syncing {
+                sent_ready,
+                got_ready,
+            } => {
+                self.phase = Phase::Syncing {
+                    sent_ready,
+                    got_ready,
+                };
+                match env.body {
+                    Some(Body::Ready(_)) if !got_ready => {
+                        self.phase = Phase::Syncing {
+                            sent_ready,
+                            got_ready: true,
+                        };
+                        self.maybe_ready();
+                    }
+                    body => self.on_advert(myself, body, "sync").await?,
                 }
-                _ => {
-                    return Err(violation(format!(
-                        "expected Ready or sync traffic, got {}",
-                        handshake::kind(&env)
-                    )));
-                }
-            },
+            }
             Phase::Ready => {
                 self.phase = Phase::Ready;
-                match env.body {
-                    Some(Body::Peers(list)) => {
-                        if list.peers.len() > MAX_PEER_LIST {
-                            return Err(violation("a PeerList longer than 1024 entries"));
-                        }
-                        let _ = self.node.cast(
-                            InternalMsg::Session {
-                                id: self.id,
-                                event: SessionEvent::PeersAdvertised(list.peers),
-                            }
-                            .into(),
-                        );
-                    }
-                    _ => {
-                        return Err(violation(format!(
-                            "unexpected {} after Ready",
-                            handshake::kind(&env)
-                        )));
-                    }
-                }
+                self.on_traffic(myself, env).await?;
             }
             Phase::Done => {}
         }
         Ok(())
     }
 
-    async fn send(&self, frame: pb::Frame) -> Result<(), DisconnectReason> {
-        match &self.outbound {
-            Some(out) => out.send(frame).await,
-            None => Ok(()),
+    /// Sync-time and later: the peer's actors and groups.
+    async fn on_advert(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        body: Option<Body>,
+        during: &str,
+    ) -> Result<(), DisconnectReason> {
+        let advert = match body {
+            Some(Body::Spawned(b)) => AdvertBody::Spawned(b),
+            Some(Body::Terminated(b)) => AdvertBody::Terminated(b),
+            Some(Body::PgJoined(b)) => AdvertBody::PgJoined(b),
+            Some(Body::PgLeft(b)) => AdvertBody::PgLeft(b),
+            other => {
+                let kind = handshake::kind(&pb::Envelope { body: other });
+                return Err(violation(format!("unexpected {kind} during {during}")));
+            }
+        };
+        let changes = self.mirror.apply(&myself.get_cell(), advert).await;
+        if !changes.is_empty() {
+            let _ = self.node.cast(
+                InternalMsg::Session {
+                    id: self.id,
+                    event: SessionEvent::Proxies(changes),
+                }
+                .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// After Ready: messages, replies, advertisement changes, peer lists.
+    async fn on_traffic(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        env: pb::Envelope,
+    ) -> Result<(), DisconnectReason> {
+        match env.body {
+            Some(Body::Cast(c)) => {
+                deliver::cast(&self.link, &self.adverts, &self.cast_report, c);
+                Ok(())
+            }
+            Some(Body::Call(c)) => {
+                deliver::call(&self.link, &self.adverts, c).await;
+                Ok(())
+            }
+            Some(Body::CallReply(r)) => {
+                self.link.complete(r.tag, r.result);
+                Ok(())
+            }
+            Some(Body::CallError(e)) => {
+                self.link
+                    .fail(e.tag, CallFailure::from_code(e.code), &e.detail);
+                Ok(())
+            }
+            Some(Body::Peers(list)) => {
+                if list.peers.len() > MAX_PEER_LIST {
+                    return Err(violation("a PeerList longer than 1024 entries"));
+                }
+                let _ = self.node.cast(
+                    InternalMsg::Session {
+                        id: self.id,
+                        event: SessionEvent::PeersAdvertised(list.peers),
+                    }
+                    .into(),
+                );
+                Ok(())
+            }
+            body => self.on_advert(myself, body, "traffic").await,
         }
     }
 
@@ -431,19 +489,74 @@ impl SessionState {
         }
     }
 
-    /// Both sides proved the cookie: report it, send our sync and Ready.
-    async fn authenticated(&mut self, peer: Peer) -> Result<(), DisconnectReason> {
+    /// Both sides proved the cookie: report it. The node server answers with
+    /// the snapshot to sync ([`SessionMsg::Sync`]).
+    fn authenticated(&mut self, myself: &ActorRef<SessionMsg>, peer: Peer) {
+        self.link.set_peer(&peer.name);
         let _ = self.node.cast(
             InternalMsg::Session {
                 id: self.id,
-                event: SessionEvent::Authenticated(peer),
+                event: SessionEvent::Authenticated {
+                    peer,
+                    link: self.link.clone(),
+                    session: myself.clone(),
+                },
             }
             .into(),
         );
-        // Protocol version 1 has nothing to sync before Ready.
-        self.send(single(Body::Ready(pb::Ready {}))).await?;
-        self.phase = Phase::Syncing;
+        myself.send_interval(SWEEP_EVERY, || SessionMsg::Sweep);
+        self.phase = Phase::Syncing {
+            sent_ready: false,
+            got_ready: false,
+        };
+    }
+
+    /// Sends our snapshot, then Ready.
+    async fn send_sync(
+        &mut self,
+        _myself: &ActorRef<SessionMsg>,
+        envelopes: Vec<pb::Envelope>,
+    ) -> Result<(), DisconnectReason> {
+        let Phase::Syncing {
+            sent_ready: false,
+            got_ready,
+        } = self.phase
+        else {
+            return Ok(());
+        };
+        let mut envelopes = envelopes;
+        envelopes.push(pb::Envelope {
+            body: Some(Body::Ready(pb::Ready {})),
+        });
+        if !self.link.send_frame(pb::Frame { envelopes }).await {
+            return Err(DisconnectReason::peer(
+                DisconnectCause::Transport,
+                "the stream closed",
+            ));
+        }
+        self.phase = Phase::Syncing {
+            sent_ready: true,
+            got_ready,
+        };
+        self.maybe_ready();
         Ok(())
+    }
+
+    fn maybe_ready(&mut self) {
+        if let Phase::Syncing {
+            sent_ready: true,
+            got_ready: true,
+        } = self.phase
+        {
+            self.phase = Phase::Ready;
+            let _ = self.node.cast(
+                InternalMsg::Session {
+                    id: self.id,
+                    event: SessionEvent::Ready,
+                }
+                .into(),
+            );
+        }
     }
 
     /// Classifies the end of the peer's half of the stream.
@@ -480,15 +593,25 @@ impl SessionState {
         }
     }
 
-    /// Ends the session once: tells the peer, reports to the node server, and
-    /// stops the actor. The reader lingers briefly so the peer's farewell
-    /// arrives before the stream is dropped.
+    /// Ends the session once: tells the peer, fails calls in flight, stops the
+    /// proxies, reports to the node server and stops the actor. The reader
+    /// lingers briefly so the peer's farewell arrives before the stream is
+    /// dropped.
     fn end(&mut self, myself: &ActorRef<SessionMsg>, reason: DisconnectReason) {
-        if matches!(self.phase, Phase::Done) && self.outbound.is_none() {
+        if matches!(self.phase, Phase::Done) && self.reader.is_none() {
             return;
         }
         self.phase = Phase::Done;
-        let channel = self.outbound.take().and_then(|out| out.close(&reason));
+        let last = (!reason.by_peer).then(|| match self.direction {
+            Direction::Inbound if reason.cause != DisconnectCause::Stopped => {
+                Err(reason.to_status())
+            }
+            _ => Ok(single(Body::Goodbye(reason.to_goodbye()))),
+        });
+        self.link.close(&reason, last);
+        self.mirror
+            .stop_all(&format!("the session with {} ended", self.link.peer()));
+        let channel = self.channel.take();
         if let Some(mut reader) = self.reader.take() {
             tokio::spawn(async move {
                 if tokio::time::timeout(LINGER, &mut reader).await.is_err() {

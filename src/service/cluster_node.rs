@@ -80,4 +80,24 @@ impl ClusterNode for ClusterNodeService {
             peers: sessions.iter().map(|s| s.to_pb()).collect(),
         }))
     }
+
+    async fn list_actors(
+        &self,
+        _request: Request<pb::ListActorsRequest>,
+    ) -> Result<Response<pb::ListActorsResponse>, Status> {
+        let actors = self.ask(NodeServerMessage::ListActors).await?;
+        Ok(Response::new(pb::ListActorsResponse {
+            actors: actors.iter().map(|a| a.to_pb()).collect(),
+        }))
+    }
+
+    async fn list_groups(
+        &self,
+        _request: Request<pb::ListGroupsRequest>,
+    ) -> Result<Response<pb::ListGroupsResponse>, Status> {
+        let groups = self.ask(NodeServerMessage::ListGroups).await?;
+        Ok(Response::new(pb::ListGroupsResponse {
+            groups: groups.iter().map(|g| g.to_pb()).collect(),
+        }))
+    }
 }

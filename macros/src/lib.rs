@@ -1,0 +1,80 @@
+//! Derive macros for `ractor_grpc`; use them through `ractor_grpc`, which
+//! re-exports them. Each derive parses its input (`parse`) into a checked
+//! model (`model`), from which `codegen` writes the `ractor::Message` impl.
+
+mod codegen;
+mod model;
+mod parse;
+
+use proc_macro::TokenStream;
+
+/// Implements `ractor::Message` for a message that never leaves its process.
+///
+/// With ractor's `cluster` feature on (as `ractor_grpc` turns it on) every
+/// message type needs an impl; this one refuses serialization, so sending
+/// the type to a remote actor fails rather than compiling into something
+/// that cannot work. Works on structs, enums and unions; each type parameter
+/// gets a `Send + 'static` bound.
+///
+/// ```ignore
+/// use ractor_grpc::RactorMessage;
+///
+/// #[derive(RactorMessage)]
+/// struct Tick(u32);
+/// ```
+#[proc_macro_derive(RactorMessage)]
+pub fn derive_ractor_message(input: TokenStream) -> TokenStream {
+    expand(input, |input| {
+        Ok(codegen::local_message(&parse::local_message(input)))
+    })
+}
+
+/// Implements `ractor::Message` with serialization, so remote actors can be
+/// sent the enum.
+///
+/// Each variant is a cast, or a call when marked `#[rpc]`. A call has exactly
+/// one field of type `RpcReplyPort<T>`, anywhere among its fields. Every
+/// other field, and every `T`, implements `ractor_grpc::Wire`; each type
+/// parameter of the enum gets a `Wire + Send + 'static` bound.
+///
+/// # Wire contract
+///
+/// A variant travels as ractor's `SerializedMessage::Cast` or `Call`:
+/// - `variant` is the variant's identifier (`r#` removed). Renaming a
+///   variant is a breaking change for peers; adding one is not.
+/// - `args` is the `Wire` encoding of each field except the reply port, in
+///   declaration order, back to back. Bytes left over are an error.
+///
+/// A message that does not decode (unknown tag, a call's tag sent as a cast
+/// or the reverse, bad or extra bytes) is reported through
+/// `ractor_grpc`'s error reporting and refused with `BoxedDowncastErr`; a
+/// refused call's reply port is dropped, so the caller hears at once.
+///
+/// ```ignore
+/// use ractor::RpcReplyPort;
+/// use ractor_grpc::RactorClusterMessage;
+///
+/// #[derive(RactorClusterMessage)]
+/// enum Counter {
+///     Add(u64),
+///     #[rpc]
+///     Get { reply: RpcReplyPort<u64> },
+/// }
+/// ```
+#[proc_macro_derive(RactorClusterMessage, attributes(rpc))]
+pub fn derive_ractor_cluster_message(input: TokenStream) -> TokenStream {
+    expand(input, |input| {
+        parse::cluster_message(input).map(|m| codegen::cluster_message(&m))
+    })
+}
+
+/// Parses `input`, runs `derive`, and turns any error into `compile_error!`s.
+fn expand(
+    input: TokenStream,
+    derive: impl FnOnce(syn::DeriveInput) -> syn::Result<proc_macro2::TokenStream>,
+) -> TokenStream {
+    syn::parse::<syn::DeriveInput>(input)
+        .and_then(derive)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

@@ -1,0 +1,178 @@
+//! What this node tells its peers about its own actors: the snapshot sent at
+//! sync, and the changes that follow from ractor's pid-registry and pg events.
+//!
+//! Only local actors whose message type is remotable are advertised (and, in
+//! [`AdvertiseMode::NamedOrGrouped`], only named or grouped ones). Proxies of
+//! other nodes' actors are never re-advertised.
+
+use ractor::{ActorCell, pg::GroupChangeMessage, registry::PidLifecycleEvent};
+
+use super::config::AdvertiseFilter;
+use crate::{
+    pb::{self, envelope::Body},
+    registry::{
+        AdvertiseMode,
+        adverts::{Adverts, local_pid},
+    },
+};
+
+fn is_grouped(cell: &ActorCell) -> bool {
+    let id = cell.get_id();
+    ractor::pg::which_scopes_and_groups().iter().any(|key| {
+        ractor::pg::get_scoped_local_members(&key.get_scope(), &key.get_group())
+            .iter()
+            .any(|m| m.get_id() == id)
+    })
+}
+
+/// What decides which actors are advertised.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub(crate) mode: AdvertiseMode,
+    pub(crate) filter: Option<AdvertiseFilter>,
+}
+
+/// Whether `cell` is offered to peers under `policy`.
+pub(crate) fn advertisable(cell: &ActorCell, policy: &Policy) -> bool {
+    cell.get_id().is_local()
+        && cell.supports_remoting()
+        && policy.filter.as_ref().is_none_or(|f| f.allows(cell))
+        && match policy.mode {
+            AdvertiseMode::AllRemotable => true,
+            AdvertiseMode::NamedOrGrouped => cell.get_name().is_some() || is_grouped(cell),
+        }
+}
+
+fn actor_ref(pid: u64, cell: &ActorCell) -> pb::ActorRef {
+    pb::ActorRef {
+        pid,
+        name: cell.get_name().unwrap_or_default(),
+    }
+}
+
+fn envelope(body: Body) -> pb::Envelope {
+    pb::Envelope { body: Some(body) }
+}
+
+/// Fills `adverts` with the actors that exist now (at node start).
+pub(crate) fn scan(adverts: &Adverts, mode: &Policy) {
+    for cell in ractor::registry::get_all_pids() {
+        if let Some(pid) = local_pid(&cell)
+            && advertisable(&cell, mode)
+        {
+            adverts.insert(pid, cell);
+        }
+    }
+}
+
+/// Everything a new peer must know: every advertised actor, then every pg
+/// membership of advertised actors, scope by scope.
+pub(crate) fn snapshot(adverts: &Adverts) -> Vec<pb::Envelope> {
+    let mut out: Vec<pb::Envelope> = adverts
+        .all()
+        .iter()
+        .map(|(pid, cell)| {
+            envelope(Body::Spawned(pb::ActorSpawned {
+                actor: Some(actor_ref(*pid, cell)),
+            }))
+        })
+        .collect();
+    let mut keys = ractor::pg::which_scopes_and_groups();
+    keys.sort();
+    for key in keys {
+        let actors: Vec<pb::ActorRef> =
+            ractor::pg::get_scoped_local_members(&key.get_scope(), &key.get_group())
+                .iter()
+                .filter_map(|cell| {
+                    let pid = local_pid(cell)?;
+                    adverts.contains(pid).then(|| actor_ref(pid, cell))
+                })
+                .collect();
+        if !actors.is_empty() {
+            out.push(envelope(Body::PgJoined(pb::PgJoined {
+                scope: key.get_scope(),
+                group: key.get_group(),
+                actors,
+            })));
+        }
+    }
+    out
+}
+
+/// Applies a pid-registry event; returns the envelope to tell peers, if any.
+pub(crate) fn on_pid_event(
+    adverts: &Adverts,
+    mode: &Policy,
+    event: PidLifecycleEvent,
+) -> Option<pb::Envelope> {
+    match event {
+        PidLifecycleEvent::Spawn(cell) => {
+            let pid = local_pid(&cell)?;
+            (advertisable(&cell, mode) && adverts.insert(pid, cell.clone())).then(|| {
+                envelope(Body::Spawned(pb::ActorSpawned {
+                    actor: Some(actor_ref(pid, &cell)),
+                }))
+            })
+        }
+        PidLifecycleEvent::Terminate(cell) => {
+            let pid = local_pid(&cell)?;
+            adverts
+                .remove(pid)
+                .then(|| envelope(Body::Terminated(pb::ActorTerminated { pid })))
+        }
+    }
+}
+
+/// Applies a pg event; returns the envelopes to tell peers.
+pub(crate) fn on_pg_event(
+    adverts: &Adverts,
+    mode: &Policy,
+    change: GroupChangeMessage,
+) -> Vec<pb::Envelope> {
+    match change {
+        GroupChangeMessage::Join(scope, group, cells) => {
+            let mut out = Vec::new();
+            let mut actors = Vec::new();
+            for cell in cells {
+                let Some(pid) = local_pid(&cell) else {
+                    continue;
+                };
+                if !cell.supports_remoting() {
+                    continue;
+                }
+                // Joining a group can make an actor advertisable.
+                if !adverts.contains(pid)
+                    && advertisable(&cell, mode)
+                    && adverts.insert(pid, cell.clone())
+                {
+                    out.push(envelope(Body::Spawned(pb::ActorSpawned {
+                        actor: Some(actor_ref(pid, &cell)),
+                    })));
+                }
+                if adverts.contains(pid) {
+                    actors.push(actor_ref(pid, &cell));
+                }
+            }
+            if !actors.is_empty() {
+                out.push(envelope(Body::PgJoined(pb::PgJoined {
+                    scope,
+                    group,
+                    actors,
+                })));
+            }
+            out
+        }
+        GroupChangeMessage::Leave(scope, group, cells) => {
+            let pids: Vec<u64> = cells
+                .iter()
+                .filter_map(local_pid)
+                .filter(|pid| adverts.contains(*pid))
+                .collect();
+            if pids.is_empty() {
+                Vec::new()
+            } else {
+                vec![envelope(Body::PgLeft(pb::PgLeft { scope, group, pids }))]
+            }
+        }
+    }
+}

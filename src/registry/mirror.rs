@@ -1,0 +1,178 @@
+//! What a session knows of its peer's actors: one proxy per advertised actor,
+//! joined to the same pg groups, under a node id unique to this session.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use ractor::{ActorCell, ActorId, ActorRef, ActorRuntime};
+use tracing::{debug, warn};
+
+use crate::{
+    pb,
+    remote_actor::{
+        link::SessionLink,
+        proxy::{ProxyMsg, ProxyState, RemoteActor},
+    },
+};
+
+/// Node ids for remote `ActorId`s: never 0, never reused in this process, so
+/// a restarted peer's actors can never alias an old proxy.
+static NEXT_NODE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh node id for a new session.
+pub(crate) fn next_node_id() -> u64 {
+    NEXT_NODE_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A change to the proxies, reported to the node server's directory.
+#[derive(Debug)]
+pub(crate) enum ProxyChange {
+    Up {
+        pid: u64,
+        name: Option<String>,
+        cell: ActorCell,
+    },
+    Down {
+        pid: u64,
+    },
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct PeerMirror {
+    node_id: u64,
+    link: Arc<SessionLink>,
+    proxies: HashMap<u64, ActorRef<ProxyMsg>>,
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+impl PeerMirror {
+    pub(crate) fn new(link: Arc<SessionLink>) -> Self {
+        Self {
+            node_id: next_node_id(),
+            link,
+            proxies: HashMap::new(),
+        }
+    }
+
+    /// The proxy for the peer's actor `actor`, started if new.
+    async fn ensure(
+        &mut self,
+        supervisor: &ActorCell,
+        actor: pb::ActorRef,
+        changes: &mut Vec<ProxyChange>,
+    ) -> Option<ActorCell> {
+        if let Some(p) = self.proxies.get(&actor.pid) {
+            return Some(p.get_cell());
+        }
+        let name = non_empty(actor.name);
+        let label = format!(
+            "{}@{}",
+            name.clone().unwrap_or_else(|| actor.pid.to_string()),
+            self.link.peer()
+        );
+        let id = ActorId::Remote {
+            node_id: self.node_id,
+            pid: actor.pid,
+        };
+        let state = ProxyState {
+            link: self.link.clone(),
+            pid: actor.pid,
+            label,
+        };
+        match ActorRuntime::spawn_linked_remote(
+            name.clone(),
+            RemoteActor,
+            id,
+            state,
+            supervisor.clone(),
+        )
+        .await
+        {
+            Ok((proxy, _)) => {
+                debug!(peer = %self.link.peer(), pid = actor.pid, ?name, "proxy started");
+                let cell = proxy.get_cell();
+                changes.push(ProxyChange::Up {
+                    pid: actor.pid,
+                    name,
+                    cell: cell.clone(),
+                });
+                self.proxies.insert(actor.pid, proxy);
+                Some(cell)
+            }
+            Err(e) => {
+                warn!(peer = %self.link.peer(), pid = actor.pid, error = %e, "could not start a proxy");
+                None
+            }
+        }
+    }
+
+    /// Applies one advertisement envelope from the peer. Returns the proxy
+    /// changes for the node server's directory.
+    pub(crate) async fn apply(
+        &mut self,
+        supervisor: &ActorCell,
+        body: AdvertBody,
+    ) -> Vec<ProxyChange> {
+        let mut changes = Vec::new();
+        match body {
+            AdvertBody::Spawned(s) => {
+                if let Some(actor) = s.actor {
+                    self.ensure(supervisor, actor, &mut changes).await;
+                }
+            }
+            AdvertBody::Terminated(t) => {
+                if let Some(p) = self.proxies.remove(&t.pid) {
+                    p.stop(Some("the actor stopped on its node".into()));
+                    changes.push(ProxyChange::Down { pid: t.pid });
+                }
+            }
+            AdvertBody::PgJoined(j) => {
+                let mut cells = Vec::with_capacity(j.actors.len());
+                for actor in j.actors {
+                    if let Some(cell) = self.ensure(supervisor, actor, &mut changes).await {
+                        cells.push(cell);
+                    }
+                }
+                if !cells.is_empty() {
+                    ractor::pg::join_scoped(j.scope, j.group, cells);
+                }
+            }
+            AdvertBody::PgLeft(l) => {
+                let cells: Vec<ActorCell> = l
+                    .pids
+                    .iter()
+                    .filter_map(|pid| self.proxies.get(pid).map(ActorRef::get_cell))
+                    .collect();
+                if !cells.is_empty() {
+                    ractor::pg::leave_scoped(l.scope, l.group, cells);
+                }
+            }
+        }
+        changes
+    }
+
+    /// Stops every proxy (the session ended); their pg memberships go with them.
+    pub(crate) fn stop_all(&mut self, reason: &str) {
+        for (_, p) in self.proxies.drain() {
+            p.stop(Some(reason.to_owned()));
+        }
+    }
+}
+
+/// The advertisement envelopes a mirror applies.
+#[derive(Debug)]
+pub(crate) enum AdvertBody {
+    Spawned(pb::ActorSpawned),
+    Terminated(pb::ActorTerminated),
+    PgJoined(pb::PgJoined),
+    PgLeft(pb::PgLeft),
+}

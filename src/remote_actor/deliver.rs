@@ -1,0 +1,116 @@
+//! Incoming casts and calls: checked against the advertised actors, then
+//! handed to the local actor still serialized (it decodes them itself).
+
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+
+use ractor::{ActorStatus, RpcReplyPort, message::SerializedMessage};
+use tokio::sync::oneshot;
+use tracing::warn;
+
+use super::{
+    link::{CallFailure, SessionLink},
+    report::{Registration, Sink},
+};
+use crate::{
+    pb::{self, envelope::Body},
+    registry::adverts::Adverts,
+};
+
+/// Delivers a cast. Casts to unknown actors are counted and logged: a cast
+/// has nobody to answer to.
+pub(crate) fn cast(link: &SessionLink, adverts: &Adverts, cast_report: &Registration, c: pb::Cast) {
+    link.stats.casts_received.fetch_add(1, Ordering::Relaxed);
+    let Some(cell) = adverts.get(c.to) else {
+        link.stats.unknown_actor.fetch_add(1, Ordering::Relaxed);
+        warn!(peer = %link.peer(), pid = c.to, variant = %c.variant, "dropping a cast for an unknown actor");
+        return;
+    };
+    let message = SerializedMessage::Cast {
+        variant: c.variant,
+        args: c.args,
+        metadata: Some(cast_report.metadata()),
+    };
+    if cell.send_serialized(message).is_err() {
+        link.stats.unknown_actor.fetch_add(1, Ordering::Relaxed);
+        warn!(peer = %link.peer(), pid = c.to, "dropping a cast for an actor that stopped");
+    }
+}
+
+fn error(tag: u64, failure: CallFailure, detail: String) -> Body {
+    Body::CallError(pb::CallError {
+        tag,
+        code: failure.code() as i32,
+        detail,
+    })
+}
+
+/// Delivers a call and answers it: the reply, or a CallError that says why
+/// there is none. The answer is sent by a task of its own, so a slow callee
+/// never holds up the session.
+pub(crate) async fn call(link: &Arc<SessionLink>, adverts: &Adverts, c: pb::Call) {
+    link.stats.calls_received.fetch_add(1, Ordering::Relaxed);
+    let tag = c.tag;
+    let Some(cell) = adverts.get(c.to) else {
+        let detail = format!("no actor {} is advertised here", c.to);
+        link.send(error(tag, CallFailure::UnknownActor, detail))
+            .await;
+        return;
+    };
+    let timeout = (c.timeout_ms > 0).then(|| Duration::from_millis(c.timeout_ms));
+    let (tx, rx) = oneshot::channel::<Vec<u8>>();
+    let reply = match timeout {
+        Some(t) => RpcReplyPort::from((tx, t)),
+        None => RpcReplyPort::from(tx),
+    };
+    let (report_tx, mut report_rx) = oneshot::channel();
+    let registration = Registration::new(Sink::Call(report_tx));
+    let message = SerializedMessage::Call {
+        variant: c.variant,
+        args: c.args,
+        reply,
+        metadata: Some(registration.metadata()),
+    };
+    if cell.send_serialized(message).is_err() {
+        let detail = format!("actor {} stopped", c.to);
+        link.send(error(tag, CallFailure::ActorStopped, detail))
+            .await;
+        return;
+    }
+    let link = link.clone();
+    tokio::spawn(async move {
+        let outcome = match timeout {
+            Some(t) => tokio::time::timeout(t, rx).await.ok(),
+            None => Some(rx.await),
+        };
+        let answer = match outcome {
+            Some(Ok(result)) => Body::CallReply(pb::CallReply { tag, result }),
+            None => error(
+                tag,
+                CallFailure::Timeout,
+                "no reply within the caller's timeout".into(),
+            ),
+            Some(Err(_)) => {
+                if let Ok(detail) = report_rx.try_recv() {
+                    error(tag, CallFailure::Undecodable, detail)
+                } else if cell.get_status() >= ActorStatus::Stopping {
+                    error(
+                        tag,
+                        CallFailure::ActorStopped,
+                        format!("actor {} stopped before it replied", c.to),
+                    )
+                } else {
+                    error(
+                        tag,
+                        CallFailure::Dropped,
+                        "the actor dropped the reply port".into(),
+                    )
+                }
+            }
+        };
+        drop(registration);
+        link.send(answer).await;
+    });
+}

@@ -1,0 +1,127 @@
+//! Reports that travel beside a message through ractor's `metadata` field.
+//!
+//! ractor gives a receiving actor no way to say *why* it could not take a
+//! serialized message: an undecodable call just drops its reply port. So the
+//! sender registers a sink here and puts its token in the message's
+//! `metadata`; the derive-generated decoder reports failures to that token
+//! (through `__private::decode_failed`), and the sender reads the report when
+//! it sees the port dropped. Tokens are process-local and never cross the wire.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, LazyLock, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use tokio::sync::oneshot;
+
+const MAGIC: &[u8; 6] = b"rgrpc1";
+
+/// Where a report goes.
+#[derive(Debug)]
+pub(crate) enum Sink {
+    /// One call: the first report ends it.
+    Call(oneshot::Sender<String>),
+    /// A stream of casts: reports are counted.
+    Counter(Arc<AtomicU64>),
+}
+
+static SINKS: LazyLock<Mutex<HashMap<u64, Sink>>> = LazyLock::new(Default::default);
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+fn sinks() -> std::sync::MutexGuard<'static, HashMap<u64, Sink>> {
+    // A panic while holding this lock cannot leave the map inconsistent
+    // (every operation is a single insert or remove), so poison is ignored.
+    SINKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A registered sink; unregisters itself when dropped.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    token: u64,
+}
+
+impl Registration {
+    /// Registers `sink`.
+    pub(crate) fn new(sink: Sink) -> Self {
+        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        sinks().insert(token, sink);
+        Self { token }
+    }
+
+    /// The metadata that names this sink.
+    pub(crate) fn metadata(&self) -> Vec<u8> {
+        let mut m = Vec::with_capacity(MAGIC.len() + 8);
+        m.extend_from_slice(MAGIC);
+        m.extend_from_slice(&self.token.to_be_bytes());
+        m
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        sinks().remove(&self.token);
+    }
+}
+
+/// The token named by `metadata`, if it is one of ours.
+pub(crate) fn token_of(metadata: Option<&[u8]>) -> Option<u64> {
+    let rest = metadata?.strip_prefix(MAGIC.as_slice())?;
+    Some(u64::from_be_bytes(rest.try_into().ok()?))
+}
+
+/// Delivers `detail` to the sink named by `metadata`, if any. A call sink is
+/// used up by its first report.
+pub(crate) fn report(metadata: Option<&[u8]>, detail: impl FnOnce() -> String) {
+    let Some(token) = token_of(metadata) else {
+        return;
+    };
+    let mut map = sinks();
+    match map.get(&token) {
+        Some(Sink::Counter(c)) => {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(Sink::Call(_)) => {
+            if let Some(Sink::Call(tx)) = map.remove(&token) {
+                drop(map);
+                let _ = tx.send(detail());
+            }
+        }
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_sink_gets_the_first_report_only() {
+        let (tx, mut rx) = oneshot::channel();
+        let reg = Registration::new(Sink::Call(tx));
+        let md = reg.metadata();
+        report(Some(&md), || "first".into());
+        report(Some(&md), || "second".into());
+        assert_eq!(rx.try_recv().as_deref(), Ok("first"));
+    }
+
+    #[test]
+    fn a_counter_counts_and_foreign_metadata_is_ignored() {
+        let counter = Arc::new(AtomicU64::new(0));
+        let reg = Registration::new(Sink::Counter(counter.clone()));
+        let md = reg.metadata();
+        report(Some(&md), String::new);
+        report(Some(&md), String::new);
+        report(Some(b"something else"), String::new);
+        report(None, String::new);
+        assert_eq!(counter.load(Ordering::Relaxed), 2);
+        drop(reg);
+        report(Some(&md), String::new);
+        assert_eq!(counter.load(Ordering::Relaxed), 2);
+        assert_eq!(token_of(Some(b"rgrpc1short")), None);
+    }
+}

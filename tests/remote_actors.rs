@@ -1,0 +1,471 @@
+//! In-process remote actors: two or three nodes on loopback in one test
+//! binary. ractor's registries are process-wide, so each node advertises only
+//! the actors whose names start with its own prefix (an advertise filter).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::actors::{Kv, KvStore, MyBasicMessageType, Stranger, spawn_basic};
+use ractor::{Actor, ActorId, ActorRef, rpc::CallResult};
+use ractor_grpc::{CallError, ConnectionMode, NodeConfig};
+
+const WAIT: Duration = Duration::from_secs(10);
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A node that advertises only actors named `<prefix>-...`.
+async fn node(name: &str, prefix: &str, mode: ConnectionMode) -> common::TestNode {
+    let prefix = format!("{prefix}-");
+    common::start_with(
+        NodeConfig::new(name, common::COOKIE)
+            .with_mode(mode)
+            .with_advertise_filter(move |cell| {
+                cell.get_name().is_some_and(|n| n.starts_with(&prefix))
+            }),
+    )
+    .await
+}
+
+async fn pair() -> (common::TestNode, common::TestNode) {
+    let a = node("node-a", "a", ConnectionMode::Isolated).await;
+    let b = node("node-b", "b", ConnectionMode::Isolated).await;
+    ractor_grpc::connect(&b.actor, a.addr.clone())
+        .await
+        .expect("connect");
+    (a, b)
+}
+
+/// The proxy on `node` of the actor `name` on `peer`, waiting for it.
+async fn proxy<M: ractor::Message>(node: &common::TestNode, peer: &str, name: &str) -> ActorRef<M> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(cell) = ractor_grpc::registry::where_is(&node.actor, peer, name)
+            .await
+            .expect("lookup")
+        {
+            assert!(!cell.get_id().is_local(), "a proxy has a remote id");
+            return ActorRef::from(cell);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} on {peer} never appeared on {}",
+            node.name
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cast_and_call_the_issue_example_across_nodes() {
+    let (store, seen) = spawn_basic("a-basic-1").await;
+    let (_a, b) = pair().await;
+    // Advertised before connect: part of the sync, so visible right away.
+    let remote: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-1").await;
+    remote
+        .cast(MyBasicMessageType::Cast1("hello".into(), 7))
+        .expect("cast");
+    let reply = remote
+        .call(
+            |port| MyBasicMessageType::Call1(3, -2, port),
+            Some(CALL_TIMEOUT),
+        )
+        .await
+        .expect("call sent");
+    let CallResult::Success(reply) = reply else {
+        panic!("call failed: {reply:?}")
+    };
+    assert_eq!(reply, ["a=3", "b=-2", "done"]);
+    let stats = ractor_grpc::call(&remote, MyBasicMessageType::Stats, Some(CALL_TIMEOUT)).await;
+    assert_eq!(stats, Ok((1, true)));
+    assert_eq!(seen.lock().expect("lock").casts, [("hello".to_owned(), 7)]);
+    store.stop(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_casts_arrive_complete_and_in_order() {
+    let (store, _) = spawn_basic("a-basic-2").await;
+    let (_a, b) = pair().await;
+    let remote: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-2").await;
+    for n in 0..10_000u64 {
+        remote
+            .cast(MyBasicMessageType::Cast1("x".into(), n))
+            .expect("cast");
+    }
+    // The call travels behind the casts on the same proxy and stream.
+    let stats = ractor_grpc::call(&remote, MyBasicMessageType::Stats, Some(CALL_TIMEOUT)).await;
+    assert_eq!(stats, Ok((10_000, true)));
+    let sessions = b.sessions().await;
+    assert_eq!(sessions[0].counters.casts_sent, 10_000);
+    assert_eq!(sessions[0].counters.refused, 0);
+    store.stop(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn struct_variants_and_generic_enums_work_across_nodes() {
+    let (kv, _) = Actor::spawn(Some("a-kv".into()), KvStore, ())
+        .await
+        .expect("spawn kv");
+    let (_a, b) = pair().await;
+    let remote: ActorRef<Kv<Vec<u32>>> = proxy(&b, "node-a", "a-kv").await;
+    remote
+        .cast(Kv::Put {
+            key: "k".into(),
+            value: vec![1, 2, 3],
+        })
+        .expect("cast");
+    let got = ractor_grpc::call(
+        &remote,
+        |reply| Kv::Get {
+            key: "k".into(),
+            reply,
+            note: 9,
+        },
+        Some(CALL_TIMEOUT),
+    )
+    .await;
+    assert_eq!(got, Ok(Some(vec![1, 2, 3])));
+    let missing = ractor_grpc::call(
+        &remote,
+        |reply| Kv::Get {
+            key: "nope".into(),
+            reply,
+            note: 0,
+        },
+        Some(CALL_TIMEOUT),
+    )
+    .await;
+    assert_eq!(missing, Ok(None));
+    assert_eq!(
+        ractor_grpc::call(&remote, Kv::Len, Some(CALL_TIMEOUT)).await,
+        Ok(1)
+    );
+    kv.stop(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_errors_come_back_at_once_with_a_reason() {
+    let (store, _) = spawn_basic("a-basic-3").await;
+    let (_a, b) = pair().await;
+    let remote: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-3").await;
+
+    // The callee drops the port.
+    let started = Instant::now();
+    let err = ractor_grpc::call(&remote, MyBasicMessageType::Ignore, Some(CALL_TIMEOUT)).await;
+    assert!(matches!(err, Err(CallError::Dropped(_))), "{err:?}");
+    // Through ractor's own call the same failure is a SenderError, not a timeout.
+    let plain = remote
+        .call(MyBasicMessageType::Ignore, Some(CALL_TIMEOUT))
+        .await
+        .expect("sent");
+    assert!(matches!(plain, CallResult::SenderError), "{plain:?}");
+
+    // A message the actor's type cannot decode.
+    let stranger: ActorRef<Stranger> = ActorRef::from(remote.get_cell());
+    let err = ractor_grpc::call(&stranger, Stranger::Ask, Some(CALL_TIMEOUT)).await;
+    assert!(matches!(err, Err(CallError::Undecodable(_))), "{err:?}");
+    // An undecodable cast is dropped, counted, and the actor keeps running.
+    stranger.cast(Stranger::Hello("?".into())).expect("cast");
+    let stats = ractor_grpc::call(&remote, MyBasicMessageType::Stats, Some(CALL_TIMEOUT)).await;
+    assert_eq!(stats, Ok((0, true)));
+    let a_side = _a.sessions().await;
+    assert_eq!(a_side[0].counters.undecodable, 1);
+
+    // The callee stops during the call.
+    let pending = {
+        let remote = remote.clone();
+        tokio::spawn(async move {
+            ractor_grpc::call(
+                &remote,
+                |p| MyBasicMessageType::Slow(30_000, p),
+                Some(CALL_TIMEOUT),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store.kill();
+    let err = pending.await.expect("task");
+    assert!(
+        matches!(
+            err,
+            Err(CallError::ActorStopped(_) | CallError::UnknownActor(_))
+        ),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < CALL_TIMEOUT,
+        "errors must not wait for the timeout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_a_stopped_actor_fails_without_waiting() {
+    let (store, _) = spawn_basic("a-basic-4").await;
+    let (_a, b) = pair().await;
+    let remote: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-4").await;
+    store.stop_and_wait(None, None).await.expect("stopped");
+    let started = Instant::now();
+    let err = ractor_grpc::call(
+        &remote,
+        |p| MyBasicMessageType::Call1(1, 1, p),
+        Some(CALL_TIMEOUT),
+    )
+    .await;
+    // Either the call reached node-a before the proxy heard of the stop
+    // (unknown actor), or the proxy had already stopped (not running).
+    assert!(
+        matches!(err, Err(CallError::UnknownActor(_) | CallError::NotRunning)),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < CALL_TIMEOUT);
+    // The proxy goes away on node-b.
+    assert!(
+        common::eventually(WAIT, || async {
+            ractor_grpc::registry::where_is(&b.actor, "node-a", "a-basic-4")
+                .await
+                .expect("lookup")
+                .is_none()
+        })
+        .await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_in_flight_fails_at_once_when_the_peer_stops() {
+    let (store, _) = spawn_basic("a-basic-5").await;
+    let (mut a, b) = pair().await;
+    let remote: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-5").await;
+    let pending = {
+        let remote = remote.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let r = ractor_grpc::call(
+                &remote,
+                |p| MyBasicMessageType::Slow(30_000, p),
+                Some(CALL_TIMEOUT),
+            )
+            .await;
+            (r, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.stop().await;
+    let (result, took) = pending.await.expect("task");
+    assert!(
+        matches!(result, Err(CallError::Disconnected(_))),
+        "{result:?}"
+    );
+    assert!(took < CALL_TIMEOUT, "took {took:?}");
+    store.stop(None);
+}
+
+fn remote_members(scope: &str, group: &str) -> Vec<ActorId> {
+    ractor::pg::get_scoped_members(&scope.to_owned(), &group.to_owned())
+        .into_iter()
+        .map(|c| c.get_id())
+        .filter(|id| !id.is_local())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_join_and_leave_in_a_named_scope_are_mirrored() {
+    let (worker, _) = spawn_basic("a-worker-6").await;
+    let (_a, b) = pair().await;
+    let (scope, group) = ("scope-six", "workers");
+    assert!(remote_members(scope, group).is_empty());
+    ractor::pg::join_scoped(scope.into(), group.into(), vec![worker.get_cell()]);
+    assert!(common::eventually(WAIT, || async { remote_members(scope, group).len() == 1 }).await);
+    // node-b reports the member as node-a's.
+    let listed = common::eventually(WAIT, || async {
+        ractor_grpc::list_groups(&b.actor)
+            .await
+            .expect("groups")
+            .iter()
+            .any(|g| {
+                g.scope == scope
+                    && g.group == group
+                    && g.members
+                        .iter()
+                        .any(|m| m.node == "node-a" && m.name.as_deref() == Some("a-worker-6"))
+            })
+    })
+    .await;
+    assert!(listed, "{:?}", ractor_grpc::list_groups(&b.actor).await);
+    // The member found through pg is usable as a typed ActorRef.
+    let cell = ractor::pg::get_scoped_members(&scope.to_owned(), &group.to_owned())
+        .into_iter()
+        .find(|c| !c.get_id().is_local())
+        .expect("remote member");
+    let remote: ActorRef<MyBasicMessageType> = ActorRef::from(cell);
+    remote
+        .cast(MyBasicMessageType::Cast1("via pg".into(), 0))
+        .expect("cast");
+    assert_eq!(
+        ractor_grpc::call(&remote, MyBasicMessageType::Stats, Some(CALL_TIMEOUT)).await,
+        Ok((1, true))
+    );
+
+    ractor::pg::leave_scoped(scope.into(), group.into(), vec![worker.get_cell()]);
+    assert!(common::eventually(WAIT, || async { remote_members(scope, group).is_empty() }).await);
+    worker.stop(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_actors_are_found_by_name() {
+    let (x, _) = spawn_basic("a-named-7").await;
+    let (y, _) = spawn_basic("c-named-7").await;
+    let a = node("node-a", "a", ConnectionMode::Isolated).await;
+    let b = node("node-b", "b", ConnectionMode::Isolated).await;
+    let c = node("node-c", "c", ConnectionMode::Isolated).await;
+    ractor_grpc::connect(&b.actor, a.addr.clone())
+        .await
+        .expect("b-a");
+    ractor_grpc::connect(&b.actor, c.addr.clone())
+        .await
+        .expect("b-c");
+    let _: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-named-7").await;
+    assert!(
+        ractor_grpc::registry::where_is(&b.actor, "node-a", "c-named-7")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(
+        ractor_grpc::registry::where_is(&b.actor, "node-c", "c-named-7")
+            .await
+            .expect("lookup")
+            .is_some()
+    );
+    assert!(
+        ractor_grpc::registry::where_is(&b.actor, "node-a", "missing")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    let all = ractor_grpc::registry::where_is_all(&b.actor, "a-named-7")
+        .await
+        .expect("lookup");
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].peer.as_str(), all[0].name.as_deref()),
+        ("node-a", Some("a-named-7"))
+    );
+    // ListActors on node-a shows what it advertises.
+    let actors = ractor_grpc::list_actors(&a.actor).await.expect("actors");
+    assert!(
+        actors
+            .iter()
+            .any(|l| l.name.as_deref() == Some("a-named-7"))
+    );
+    assert!(
+        actors
+            .iter()
+            .all(|l| l.name.as_deref().is_some_and(|n| n.starts_with("a-")))
+    );
+    x.stop(None);
+    y.stop(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_transitive_nodes_see_every_members_and_lose_a_stopped_nodes() {
+    let (scope, group) = ("scope-mesh", "everyone");
+    let mut actors = Vec::new();
+    for p in ["a", "b", "c"] {
+        let (actor, _) = spawn_basic(&format!("{p}-mesh-8")).await;
+        ractor::pg::join_scoped(scope.into(), group.into(), vec![actor.get_cell()]);
+        actors.push(actor);
+    }
+    let mut a = node("node-a", "a", ConnectionMode::Transitive).await;
+    let b = node("node-b", "b", ConnectionMode::Transitive).await;
+    let c = node("node-c", "c", ConnectionMode::Transitive).await;
+    ractor_grpc::connect(&a.actor, b.addr.clone())
+        .await
+        .expect("a-b");
+    ractor_grpc::connect(&c.actor, b.addr.clone())
+        .await
+        .expect("c-b");
+    let nodes_in_group = |n: &common::TestNode| {
+        let actor = n.actor.clone();
+        async move {
+            let groups = ractor_grpc::list_groups(&actor).await.expect("groups");
+            let mut nodes: Vec<String> = groups
+                .into_iter()
+                .filter(|g| g.scope == scope && g.group == group)
+                .flat_map(|g| g.members.into_iter().map(|m| m.node))
+                .collect();
+            nodes.sort();
+            nodes.dedup();
+            nodes
+        }
+    };
+    // Each node lists its own three local actors under its own name, and the
+    // two other nodes' members under theirs.
+    for n in [&a, &b, &c] {
+        let ok = common::eventually(WAIT, || async { nodes_in_group(n).await.len() == 3 }).await;
+        assert!(ok, "{}: {:?}", n.name, nodes_in_group(n).await);
+    }
+    a.stop().await;
+    for n in [&b, &c] {
+        let gone = common::eventually(WAIT, || async {
+            !nodes_in_group(n).await.contains(&"node-a".to_owned())
+        })
+        .await;
+        assert!(gone, "{}: {:?}", n.name, nodes_in_group(n).await);
+    }
+    for actor in actors {
+        actor.stop(None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_peer_gets_new_proxies_without_aliasing() {
+    let (store, _) = spawn_basic("a-basic-9").await;
+    let mut a = node("node-a", "a", ConnectionMode::Isolated).await;
+    let b = node("node-b", "b", ConnectionMode::Isolated).await;
+    ractor_grpc::connect(&b.actor, a.addr.clone())
+        .await
+        .expect("connect");
+    let old: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-9").await;
+    let old_id = old.get_id();
+    a.stop().await;
+    // The old proxy stops with the session.
+    assert!(
+        common::eventually(WAIT, || async {
+            old.get_status() == ractor::ActorStatus::Stopped
+        })
+        .await
+    );
+    let a2 = node("node-a", "a", ConnectionMode::Isolated).await;
+    ractor_grpc::connect(&b.actor, a2.addr.clone())
+        .await
+        .expect("reconnect");
+    let new: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-9").await;
+    assert_ne!(new.get_id(), old_id, "a new session never reuses a node id");
+    let (
+        ActorId::Remote {
+            node_id: old_node,
+            pid: old_pid,
+        },
+        ActorId::Remote {
+            node_id: new_node,
+            pid: new_pid,
+        },
+    ) = (old_id, new.get_id())
+    else {
+        panic!("proxies have remote ids")
+    };
+    assert_ne!(old_node, 0);
+    assert_ne!(new_node, 0);
+    assert_ne!(old_node, new_node);
+    assert_eq!(old_pid, new_pid, "same actor, same pid on its node");
+    assert_eq!(
+        ractor_grpc::call(&new, MyBasicMessageType::Stats, Some(CALL_TIMEOUT)).await,
+        Ok((0, true))
+    );
+    // Sending through the old proxy fails at once instead of reaching anyone.
+    assert!(
+        old.cast(MyBasicMessageType::Cast1("stale".into(), 1))
+            .is_err()
+    );
+    store.stop(None);
+}

@@ -1,0 +1,8 @@
+use ractor_grpc::RactorClusterMessage;
+
+#[derive(RactorClusterMessage)]
+union NotAnEnum {
+    value: u32,
+}
+
+fn main() {}
