@@ -469,3 +469,51 @@ async fn a_restarted_peer_gets_new_proxies_without_aliasing() {
     );
     store.stop(None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_or_grouped_mode_hides_anonymous_actors_until_they_join_a_group() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(common::actors::Seen::default()));
+    let (anon, _) = Actor::spawn(None, common::actors::Basic { seen }, ())
+        .await
+        .expect("spawn");
+    let (named, _) = spawn_basic("a-named-10").await;
+    let a = common::start_with(
+        NodeConfig::new("node-a", common::COOKIE)
+            .with_advertise(ractor_grpc::registry::AdvertiseMode::NamedOrGrouped)
+            .with_advertise_filter(|cell| cell.get_name().is_none_or(|n| n.starts_with("a-"))),
+    )
+    .await;
+    let b = node("node-b", "b", ConnectionMode::Isolated).await;
+    ractor_grpc::connect(&b.actor, a.addr.clone())
+        .await
+        .expect("connect");
+    let anon_pid = anon.get_id().pid();
+    let advertised = |pid: u64| {
+        let a = a.actor.clone();
+        async move {
+            ractor_grpc::list_actors(&a)
+                .await
+                .expect("actors")
+                .iter()
+                .any(|l| l.pid == pid)
+        }
+    };
+    assert!(advertised(named.get_id().pid()).await);
+    assert!(
+        !advertised(anon_pid).await,
+        "an anonymous, ungrouped actor stays private"
+    );
+    let sessions = b.sessions().await;
+    assert_eq!(sessions[0].remote_actors, 1, "{sessions:?}");
+
+    ractor::pg::join_scoped("scope-ten".into(), "g".into(), vec![anon.get_cell()]);
+    assert!(common::eventually(WAIT, || advertised(anon_pid)).await);
+    assert!(
+        common::eventually(WAIT, || async {
+            remote_members("scope-ten", "g").len() == 1
+        })
+        .await
+    );
+    anon.stop(None);
+    named.stop(None);
+}

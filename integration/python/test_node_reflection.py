@@ -93,6 +93,19 @@ def _drain(stream, sink: list[str], lines: "queue.Queue[str] | None") -> None:
 def start_node(name: str, *extra: str) -> Node:
     """Starts a node on 127.0.0.1 with an OS-chosen port and waits for its address."""
     cmd = [str(node_binary()), "--name", name, "--cookie", COOKIE, "--listen", "127.0.0.1:0", *extra]
+    return launch(name, cmd)
+
+
+def example_binary() -> Path:
+    """The `example_pair` scenario binary, beside the node binary."""
+    path = node_binary().with_name("example_pair")
+    if not path.exists():
+        pytest.fail(f"example_pair binary not found at {path}; build it with `cargo build --workspace`")
+    return path
+
+
+def launch(name: str, cmd: list[str]) -> Node:
+    """Runs `cmd`, which prints 'listening on 127.0.0.1:PORT', and waits for the address."""
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,
@@ -204,6 +217,27 @@ def test_get_node_info(node_a: Node) -> None:
     assert COOKIE not in json.dumps(info)
     assert COOKIE.encode() not in msg.SerializeToString()
     assert COOKIE not in node_a.output()
+
+
+def test_list_actors_and_groups_show_a_nodes_actors() -> None:
+    """A node hosting the issue's example actor in pg group example/basic."""
+    node = launch("py-ex", [str(example_binary()), "serve", "--name", "py-ex"])
+    try:
+        ch = channel_of(node)
+        for name in ("ListActors", "ListGroups"):
+            assert rgcheck.describe_method(ch, SERVICE, name, RPC_TIMEOUT).is_unary
+        actors = rgcheck.call_unary(ch, f"{SERVICE}/ListActors", {}, RPC_TIMEOUT)
+        example = [a for a in actors.get("actors", []) if a.get("name") == "example"]
+        assert len(example) == 1, actors
+        assert {"scope": "example", "group": "basic"} in example[0].get("groups", []), actors
+        groups = rgcheck.call_unary(ch, f"{SERVICE}/ListGroups", {}, RPC_TIMEOUT)
+        basic = [g for g in groups.get("groups", []) if g["scope"] == "example" and g["group"] == "basic"]
+        assert len(basic) == 1, groups
+        # proto3 JSON leaves out zero values, so pid 0 has no key.
+        members = [(m["node"], m.get("pid", "0"), m["name"]) for m in basic[0]["members"]]
+        assert members == [("py-ex", example[0].get("pid", "0"), "example")], groups
+    finally:
+        node.stop()
 
 
 def test_list_peers(node_a: Node) -> None:
