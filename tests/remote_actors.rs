@@ -211,10 +211,14 @@ async fn a_call_to_a_stopped_actor_fails_without_waiting() {
         Some(CALL_TIMEOUT),
     )
     .await;
-    // Either the call reached node-a before the proxy heard of the stop
-    // (unknown actor), or the proxy had already stopped (not running).
+    // The call reached node-a before the proxy heard of the stop (unknown
+    // actor), or the proxy stopped with the call in its mailbox (actor
+    // stopped), or it had already stopped (not running).
     assert!(
-        matches!(err, Err(CallError::UnknownActor(_) | CallError::NotRunning)),
+        matches!(
+            err,
+            Err(CallError::UnknownActor(_) | CallError::ActorStopped(_) | CallError::NotRunning)
+        ),
         "{err:?}"
     );
     assert!(started.elapsed() < CALL_TIMEOUT);
@@ -516,4 +520,49 @@ async fn named_or_grouped_mode_hides_anonymous_actors_until_they_join_a_group() 
     );
     anon.stop(None);
     named.stop(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_never_evicts_a_local_actor_of_the_same_name() {
+    // "a-dup-11" lives here; node-b (same process) also advertises an actor
+    // whose proxy would carry that name if proxies were registered by name.
+    let (local, _) = spawn_basic("a-dup-11").await;
+    let a = node("node-a", "a", ConnectionMode::Isolated).await;
+    let mut b = node("node-b", "a", ConnectionMode::Isolated).await;
+    ractor_grpc::connect(&a.actor, b.addr.clone())
+        .await
+        .expect("connect");
+    let proxied: ActorRef<MyBasicMessageType> = proxy(&a, "node-b", "a-dup-11").await;
+    b.stop().await;
+    assert!(
+        common::eventually(WAIT, || async {
+            proxied.get_status() == ractor::ActorStatus::Stopped
+        })
+        .await
+    );
+    let found = ractor::registry::where_is("a-dup-11").expect("the local actor keeps its name");
+    assert_eq!(found.get_id(), local.get_id());
+    local.stop(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_without_a_practical_timeout_works() {
+    let (store, _) = spawn_basic("a-basic-12").await;
+    let (_a, b) = pair().await;
+    let remote: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-12").await;
+    for _ in 0..2 {
+        let got = ractor_grpc::call(
+            &remote,
+            |p| MyBasicMessageType::Call1(1, 2, p),
+            Some(Duration::MAX),
+        )
+        .await;
+        assert_eq!(
+            got.as_deref(),
+            Ok(&["a=1".to_owned(), "b=2".to_owned(), "done".to_owned()][..])
+        );
+    }
+    let got = ractor_grpc::call(&remote, MyBasicMessageType::Stats, None).await;
+    assert_eq!(got, Ok((0, true)));
+    store.stop(None);
 }

@@ -5,7 +5,7 @@
 //! [`AdvertiseMode::NamedOrGrouped`], only named or grouped ones). Proxies of
 //! other nodes' actors are never re-advertised.
 
-use ractor::{ActorCell, pg::GroupChangeMessage, registry::PidLifecycleEvent};
+use ractor::{ActorCell, ActorStatus, pg::GroupChangeMessage, registry::PidLifecycleEvent};
 
 use super::config::AdvertiseFilter;
 use crate::{
@@ -34,7 +34,10 @@ pub(crate) struct Policy {
 
 /// Whether `cell` is offered to peers under `policy`.
 pub(crate) fn advertisable(cell: &ActorCell, policy: &Policy) -> bool {
-    cell.get_id().is_local()
+    // A late pg or spawn event can arrive after the actor's Terminate; a
+    // stopping actor is never (re)advertised.
+    cell.get_status() < ActorStatus::Stopping
+        && cell.get_id().is_local()
         && cell.supports_remoting()
         && policy.filter.as_ref().is_none_or(|f| f.allows(cell))
         && match policy.mode {

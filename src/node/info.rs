@@ -75,6 +75,8 @@ pub struct SessionCounters {
     pub undecodable: u64,
     /// Calls sent and not yet answered.
     pub calls_in_flight: u64,
+    /// Bytes of envelopes queued towards the peer right now.
+    pub queued_bytes: u64,
 }
 
 impl SessionInfo {
@@ -103,6 +105,7 @@ impl SessionInfo {
             unknown_actor: self.counters.unknown_actor,
             undecodable: self.counters.undecodable,
             calls_in_flight: self.counters.calls_in_flight,
+            queued_bytes: self.counters.queued_bytes,
             remote_actors: u64::try_from(self.remote_actors).unwrap_or(u64::MAX),
         }
     }

@@ -66,7 +66,10 @@ pub(crate) fn local_actors(adverts: &Adverts) -> Vec<LocalActorInfo> {
 
 /// `owners` maps this node's proxies to (peer, pid); proxies of other node
 /// servers in the same process are left out.
-pub(crate) fn groups(local: &str, owners: &HashMap<ActorId, (String, u64)>) -> Vec<GroupInfo> {
+pub(crate) fn groups(
+    local: &str,
+    owners: &HashMap<ActorId, (String, u64, Option<String>)>,
+) -> Vec<GroupInfo> {
     let mut keys = ractor::pg::which_scopes_and_groups();
     keys.sort();
     keys.into_iter()
@@ -81,10 +84,10 @@ pub(crate) fn groups(local: &str, owners: &HashMap<ActorId, (String, u64)>) -> V
                             name: cell.get_name(),
                         }),
                         id @ ActorId::Remote { .. } => {
-                            owners.get(&id).map(|(peer, pid)| GroupMember {
+                            owners.get(&id).map(|(peer, pid, name)| GroupMember {
                                 node: peer.clone(),
                                 pid: *pid,
-                                name: cell.get_name(),
+                                name: name.clone(),
                             })
                         }
                     })

@@ -250,6 +250,8 @@ pub struct NodeServerState {
     server: Option<JoinHandle<()>>,
     adverts: Arc<Adverts>,
     policy: advertise::Policy,
+    /// Addresses being dialled, until the session is named or ends.
+    dialing: HashMap<SessionId, String>,
 }
 
 impl std::fmt::Debug for NodeServerState {
@@ -324,6 +326,7 @@ impl Actor for NodeServer {
             server: Some(server),
             adverts,
             policy,
+            dialing: HashMap::new(),
         })
     }
 
@@ -458,6 +461,7 @@ impl NodeServerState {
         waiter: Option<(ConnectReply, bool)>,
     ) {
         let id = self.next_session_id();
+        self.dialing.insert(id, addr.clone());
         if let Some((reply, until_ready)) = waiter {
             self.waiters.push(Waiter {
                 target: WaitTarget::Session(id),
@@ -547,14 +551,14 @@ impl NodeServerState {
     }
 
     /// Which peer each proxy (by actor id) stands for.
-    fn proxy_owners(&self) -> HashMap<ractor::ActorId, (String, u64)> {
+    fn proxy_owners(&self) -> HashMap<ractor::ActorId, (String, u64, Option<String>)> {
         self.sessions
             .values()
             .filter_map(|e| Some((e.info.peer_name.clone()?, e)))
             .flat_map(|(peer, e)| {
-                e.proxies
-                    .iter()
-                    .map(move |(pid, (_, cell))| (cell.get_id(), (peer.clone(), *pid)))
+                e.proxies.iter().map(move |(pid, (name, cell))| {
+                    (cell.get_id(), (peer.clone(), *pid, name.clone()))
+                })
             })
             .collect()
     }
@@ -612,6 +616,7 @@ impl NodeServerState {
             outbound,
             handshake_timeout: self.config.handshake_timeout(),
             adverts: self.adverts.clone(),
+            max_message_size: self.config.max_message_size(),
         };
         let spawned = Actor::spawn_linked(None, NodeSession, args, myself.get_cell()).await;
         let actor = match spawned {
@@ -678,6 +683,7 @@ impl NodeServerState {
                     .await;
             }
             Err(e) => {
+                self.dialing.remove(&d.id);
                 debug!(node = %self.local.name, addr = %d.addr, error = %e, "dial failed");
                 let mut e = Some(e);
                 self.resolve_waiters_for_session(d.id, |_| {
@@ -703,6 +709,8 @@ impl NodeServerState {
     }
 
     fn claim(&mut self, id: SessionId, direction: Direction, peer: &Peer) -> Verdict {
+        // Named now: the session table answers "is this peer known" from here.
+        self.dialing.remove(&id);
         if let Some(e) = self.sessions.get_mut(&id) {
             e.info.peer_name = Some(peer.name.clone());
             e.info.peer_listen_addr = Some(peer.listen_addr.clone()).filter(|a| !a.is_empty());
@@ -776,11 +784,15 @@ impl NodeServerState {
             SessionEvent::PeersAdvertised(peers) => {
                 if self.config.mode() == ConnectionMode::Transitive {
                     for p in peers {
+                        // Known: ourselves, a peer with a session in any
+                        // state, or an address a dial is already under way to.
                         let known = p.name == self.local.name
-                            || self
-                                .sessions
-                                .values()
-                                .any(|e| e.info.peer_name.as_deref() == Some(p.name.as_str()));
+                            || self.sessions.values().any(|e| {
+                                e.info.peer_name.as_deref() == Some(p.name.as_str())
+                                    || e.info.peer_listen_addr.as_deref()
+                                        == Some(p.listen_addr.as_str())
+                            })
+                            || self.dialing.values().any(|a| *a == p.listen_addr);
                         if !known && !p.listen_addr.is_empty() {
                             info!(node = %self.local.name, peer = %p.name, addr = %p.listen_addr, "dialling an advertised peer");
                             self.dial(myself, p.listen_addr, None);
@@ -809,9 +821,18 @@ impl NodeServerState {
 
     fn session_closed(&mut self, id: SessionId, reason: DisconnectReason) {
         self.arbiter.release(id);
+        self.dialing.remove(&id);
         let Some(entry) = self.sessions.remove(&id) else {
             return;
         };
+        // Normally the session did this itself; a session that failed could
+        // not, and its calls in flight and proxies must still end.
+        if let Some(link) = &entry.link {
+            link.close(&reason, None);
+        }
+        for (_, cell) in entry.proxies.values() {
+            cell.stop(Some("the session ended".into()));
+        }
         let info = entry.info;
         info!(
             node = %self.local.name,
@@ -935,9 +956,13 @@ impl NodeServerState {
         for e in self.sessions.values() {
             let _ = e.actor.cast(SessionMsg::Close(reason.clone()));
         }
+        // Wait for them together, not one after another.
+        let mut waits = tokio::task::JoinSet::new();
         for e in self.sessions.values() {
-            let _ = e.actor.wait(Some(Duration::from_secs(2))).await;
+            let actor = e.actor.clone();
+            waits.spawn(async move { actor.wait(Some(Duration::from_secs(2))).await });
         }
+        while waits.join_next().await.is_some() {}
         for (_, e) in self.sessions.drain() {
             for sub in self.subscriptions.values() {
                 sub.session_disconnected(&e.info, &reason);

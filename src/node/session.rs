@@ -11,7 +11,10 @@
 use std::{sync::Arc, time::Duration};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+};
 use tonic::{Code, Status, Streaming, transport::Channel};
 
 use super::{
@@ -75,13 +78,16 @@ pub(crate) struct SessionArgs {
     pub(crate) outbound: Outbound,
     pub(crate) handshake_timeout: Duration,
     pub(crate) adverts: Arc<Adverts>,
+    pub(crate) max_message_size: usize,
 }
 
 /// Messages a session handles.
 #[derive(Debug)]
 pub(crate) enum SessionMsg {
-    /// A frame from the peer (sent by the reader task).
-    Inbound(pb::Frame),
+    /// A frame from the peer (sent by the reader task). With `ack`, the
+    /// reader waits to hear whether the peer's Ready has been taken, so it
+    /// can deliver traffic itself from then on (see [`read_frames`]).
+    Inbound(pb::Frame, Option<oneshot::Sender<bool>>),
     /// The peer's half of the stream ended, with the status if it failed.
     InboundEnded(Option<Status>),
     /// The handshake deadline passed.
@@ -118,18 +124,6 @@ enum Phase {
     Done,
 }
 
-impl Phase {
-    fn is_handshake(&self) -> bool {
-        matches!(
-            self,
-            Self::AwaitHello(_)
-                | Self::AwaitProof(_)
-                | Self::AwaitChallenge(_)
-                | Self::AwaitWelcome(_)
-        )
-    }
-}
-
 /// A session's state.
 #[derive(Debug)]
 pub(crate) struct SessionState {
@@ -139,12 +133,13 @@ pub(crate) struct SessionState {
     link: Arc<SessionLink>,
     channel: Option<Channel>,
     reader: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
     phase: Phase,
     handshake_timeout: Duration,
     adverts: Arc<Adverts>,
     mirror: PeerMirror,
     /// Metadata that counts casts whose payload does not decode here.
-    cast_report: Registration,
+    cast_report: Arc<Registration>,
 }
 
 /// The session actor.
@@ -171,17 +166,92 @@ fn single(body: Body) -> pb::Frame {
     }
 }
 
-/// Turns inbound frames into messages until the stream ends or the session
-/// is gone. Runs as its own task so a slow network never blocks the actor.
-async fn read_frames(mut inbound: Streaming<pb::Frame>, session: ActorRef<SessionMsg>) {
+/// What the reader needs to deliver traffic without the session actor.
+#[derive(Debug)]
+struct FastPath {
+    link: Arc<SessionLink>,
+    adverts: Arc<Adverts>,
+    cast_report: Arc<Registration>,
+}
+
+fn is_traffic(envelope: &pb::Envelope) -> bool {
+    matches!(
+        envelope.body,
+        Some(Body::Cast(_) | Body::Call(_) | Body::CallReply(_) | Body::CallError(_))
+    )
+}
+
+/// Reads the stream until it ends or the session is gone. Runs as its own
+/// task so a slow network never blocks the actor.
+///
+/// Until the peer's Ready has been taken, every frame goes to the session
+/// actor, in order. The frame that carries the peer's Ready is sent with an
+/// acknowledgement, and the reader reads nothing more until the session has
+/// handled it, so no later frame can overtake an earlier one. From then on
+/// the reader delivers casts, calls and call answers itself (one actor hop
+/// less per message) and passes everything else to the session.
+async fn read_frames(
+    mut inbound: Streaming<pb::Frame>,
+    session: ActorRef<SessionMsg>,
+    fast: FastPath,
+) {
+    let mut fast_mode = false;
     loop {
-        let msg = match inbound.message().await {
-            Ok(Some(frame)) => SessionMsg::Inbound(frame),
-            Ok(None) => SessionMsg::InboundEnded(None),
-            Err(status) => SessionMsg::InboundEnded(Some(status)),
+        let frame = match inbound.message().await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                let _ = session.cast(SessionMsg::InboundEnded(None));
+                return;
+            }
+            Err(status) => {
+                let _ = session.cast(SessionMsg::InboundEnded(Some(status)));
+                return;
+            }
         };
-        let last = matches!(msg, SessionMsg::InboundEnded(_));
-        if session.cast(msg).is_err() || last {
+        if !fast_mode {
+            let has_ready = frame
+                .envelopes
+                .iter()
+                .any(|e| matches!(e.body, Some(Body::Ready(_))));
+            if !has_ready {
+                if session.cast(SessionMsg::Inbound(frame, None)).is_err() {
+                    return;
+                }
+                continue;
+            }
+            let (ack, acked) = oneshot::channel();
+            if session.cast(SessionMsg::Inbound(frame, Some(ack))).is_err() {
+                return;
+            }
+            fast_mode = acked.await.unwrap_or(false);
+            continue;
+        }
+        if frame.envelopes.is_empty() || !frame.envelopes.iter().any(is_traffic) {
+            if session.cast(SessionMsg::Inbound(frame, None)).is_err() {
+                return;
+            }
+            continue;
+        }
+        let mut rest = Vec::new();
+        for envelope in frame.envelopes {
+            match envelope.body {
+                Some(Body::Cast(c)) => {
+                    deliver::cast(&fast.link, &fast.adverts, &fast.cast_report, c)
+                }
+                Some(Body::Call(c)) => deliver::call(&fast.link, &fast.adverts, c),
+                Some(Body::CallReply(r)) => fast.link.complete(r.tag, r.result),
+                Some(Body::CallError(e)) => {
+                    fast.link
+                        .fail(e.tag, CallFailure::from_code(e.code), &e.detail)
+                }
+                body => rest.push(pb::Envelope { body }),
+            }
+        }
+        if !rest.is_empty()
+            && session
+                .cast(SessionMsg::Inbound(pb::Frame { envelopes: rest }, None))
+                .is_err()
+        {
             return;
         }
     }
@@ -203,23 +273,28 @@ impl Actor for NodeSession {
                 (Direction::Outbound, FrameTx::Dialer(tx), Some(channel))
             }
         };
-        let link = Arc::new(SessionLink::new(tx));
-        let reader = tokio::spawn(read_frames(args.inbound, myself.clone()));
+        let (link, writer) = SessionLink::new(tx, args.max_message_size);
+        let link = Arc::new(link);
+        let cast_report = Arc::new(Registration::new(Sink::Counter(
+            link.stats.undecodable.clone(),
+        )));
+        let fast = FastPath {
+            link: link.clone(),
+            adverts: args.adverts.clone(),
+            cast_report: cast_report.clone(),
+        };
+        let reader = tokio::spawn(read_frames(args.inbound, myself.clone(), fast));
         let phase = match direction {
             Direction::Inbound => Phase::AwaitHello(AwaitHello::new(args.local, fresh_nonce())),
             Direction::Outbound => {
                 let (state, hello) = AwaitChallenge::start(args.local, fresh_nonce());
                 // The queue is empty and far larger than one frame, so this
                 // cannot wait; a closed stream shows up as InboundEnded.
-                link.send_frame(pb::Frame {
-                    envelopes: vec![hello],
-                })
-                .await;
+                link.send_control(hello);
                 Phase::AwaitChallenge(state)
             }
         };
         myself.send_after(args.handshake_timeout, || SessionMsg::Deadline);
-        let cast_report = Registration::new(Sink::Counter(link.stats.undecodable.clone()));
         Ok(SessionState {
             id: args.id,
             direction,
@@ -228,6 +303,7 @@ impl Actor for NodeSession {
             link,
             channel,
             reader: Some(reader),
+            writer: Some(writer),
             phase,
             handshake_timeout: args.handshake_timeout,
             adverts: args.adverts,
@@ -245,7 +321,21 @@ impl Actor for NodeSession {
             return Ok(());
         }
         let outcome = match msg {
-            SessionMsg::Inbound(frame) => state.on_frame(&myself, frame).await,
+            SessionMsg::Inbound(frame, ack) => {
+                let outcome = state.on_frame(&myself, frame).await;
+                if let Some(ack) = ack {
+                    let peer_ready = matches!(
+                        state.phase,
+                        Phase::Ready
+                            | Phase::Syncing {
+                                got_ready: true,
+                                ..
+                            }
+                    );
+                    let _ = ack.send(outcome.is_ok() && peer_ready);
+                }
+                outcome
+            }
             SessionMsg::InboundEnded(status) => Err(state.inbound_ended(status)),
             SessionMsg::Deadline => match state.phase {
                 Phase::Ready => Ok(()),
@@ -260,7 +350,9 @@ impl Actor for NodeSession {
             SessionMsg::Close(reason) => Err(reason),
             SessionMsg::Sync(envelopes) => state.send_sync(&myself, envelopes).await,
             SessionMsg::Send(frame) => {
-                state.link.send_frame(frame).await;
+                for envelope in frame.envelopes {
+                    state.link.send_control(envelope);
+                }
                 Ok(())
             }
             SessionMsg::Sweep => {
@@ -277,11 +369,24 @@ impl Actor for NodeSession {
     async fn handle_supervisor_evt(
         &self,
         _myself: ActorRef<Self::Msg>,
-        _event: SupervisionEvent,
-        _state: &mut Self::State,
+        event: SupervisionEvent,
+        state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         // Children are proxies; they come and go with the peer's actors, and
-        // their end is no reason for the session to end.
+        // their end is no reason for the session to end. One that failed is
+        // forgotten, so it is not handed out any more.
+        if let SupervisionEvent::ActorFailed(cell, err) = event
+            && let Some(change) = state.mirror.forget(cell.get_id())
+        {
+            tracing::warn!(peer = %state.link.peer(), error = %err, "a proxy failed");
+            let _ = state.node.cast(
+                InternalMsg::Session {
+                    id: state.id,
+                    event: SessionEvent::Proxies(vec![change]),
+                }
+                .into(),
+            );
+        }
         Ok(())
     }
 
@@ -308,11 +413,6 @@ impl SessionState {
         if frame.envelopes.is_empty() {
             return Err(violation("empty frame"));
         }
-        if self.phase.is_handshake() && frame.envelopes.len() != 1 {
-            return Err(violation(
-                "a handshake frame must carry exactly one envelope",
-            ));
-        }
         for envelope in frame.envelopes {
             self.on_envelope(myself, envelope).await?;
         }
@@ -330,33 +430,21 @@ impl SessionState {
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::AwaitHello(s) => {
                 let (next, challenge) = s.on_envelope(env).map_err(|e| handshake_failed(&e))?;
-                self.link
-                    .send_frame(pb::Frame {
-                        envelopes: vec![challenge],
-                    })
-                    .await;
+                self.link.send_control(challenge);
                 self.phase = Phase::AwaitProof(next);
             }
             Phase::AwaitProof(s) => {
                 let verified = s.on_envelope(env).map_err(|e| handshake_failed(&e))?;
                 self.claim(verified.peer()).await?;
                 let (auth, welcome) = verified.welcome();
-                self.link
-                    .send_frame(pb::Frame {
-                        envelopes: vec![welcome],
-                    })
-                    .await;
+                self.link.send_control(welcome);
                 self.authenticated(myself, auth.peer);
             }
             Phase::AwaitChallenge(s) => {
                 let received = s.on_envelope(env).map_err(|e| handshake_failed(&e))?;
                 self.claim(received.peer()).await?;
                 let (next, proof) = received.prove();
-                self.link
-                    .send_frame(pb::Frame {
-                        envelopes: vec![proof],
-                    })
-                    .await;
+                self.link.send_control(proof);
                 self.phase = Phase::AwaitWelcome(next);
             }
             Phase::AwaitWelcome(s) => {
@@ -379,7 +467,9 @@ impl SessionState {
                         };
                         self.maybe_ready();
                     }
-                    body => self.on_advert(myself, body, "sync").await?,
+                    // The peer may already send traffic (its own actors may
+                    // react to our snapshot before our Ready is out).
+                    body => self.on_traffic(myself, pb::Envelope { body }).await?,
                 }
             }
             Phase::Ready => {
@@ -433,7 +523,7 @@ impl SessionState {
                 Ok(())
             }
             Some(Body::Call(c)) => {
-                deliver::call(&self.link, &self.adverts, c).await;
+                deliver::call(&self.link, &self.adverts, c);
                 Ok(())
             }
             Some(Body::CallReply(r)) => {
@@ -528,11 +618,8 @@ impl SessionState {
         envelopes.push(pb::Envelope {
             body: Some(Body::Ready(pb::Ready {})),
         });
-        if !self.link.send_frame(pb::Frame { envelopes }).await {
-            return Err(DisconnectReason::peer(
-                DisconnectCause::Transport,
-                "the stream closed",
-            ));
+        for envelope in envelopes {
+            self.link.send_control(envelope);
         }
         self.phase = Phase::Syncing {
             sent_ready: true,
@@ -598,7 +685,7 @@ impl SessionState {
     /// lingers briefly so the peer's farewell arrives before the stream is
     /// dropped.
     fn end(&mut self, myself: &ActorRef<SessionMsg>, reason: DisconnectReason) {
-        if matches!(self.phase, Phase::Done) && self.reader.is_none() {
+        if matches!(self.phase, Phase::Done) && self.reader.is_none() && self.writer.is_none() {
             return;
         }
         self.phase = Phase::Done;
@@ -612,14 +699,18 @@ impl SessionState {
         self.mirror
             .stop_all(&format!("the session with {} ended", self.link.peer()));
         let channel = self.channel.take();
-        if let Some(mut reader) = self.reader.take() {
-            tokio::spawn(async move {
-                if tokio::time::timeout(LINGER, &mut reader).await.is_err() {
-                    reader.abort();
+        let tasks: Vec<JoinHandle<()>> = [self.writer.take(), self.reader.take()]
+            .into_iter()
+            .flatten()
+            .collect();
+        tokio::spawn(async move {
+            for mut task in tasks {
+                if tokio::time::timeout(LINGER, &mut task).await.is_err() {
+                    task.abort();
                 }
-                drop(channel);
-            });
-        }
+            }
+            drop(channel);
+        });
         let _ = self.node.cast(
             InternalMsg::Session {
                 id: self.id,

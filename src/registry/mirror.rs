@@ -89,7 +89,11 @@ impl PeerMirror {
             label,
         };
         match ActorRuntime::spawn_linked_remote(
-            name.clone(),
+            // No name: ractor unregisters a stopping actor's *name* from its
+            // process-wide registry whoever holds it, so a named proxy would,
+            // on stopping, evict a local actor of the same name. The name
+            // lives in the label and in the node's directory instead.
+            None,
             RemoteActor,
             id,
             state,
@@ -158,6 +162,13 @@ impl PeerMirror {
             }
         }
         changes
+    }
+
+    /// Forgets the proxy with actor id `id` (it failed).
+    pub(crate) fn forget(&mut self, id: ActorId) -> Option<ProxyChange> {
+        let pid = *self.proxies.iter().find(|(_, p)| p.get_id() == id)?.0;
+        self.proxies.remove(&pid);
+        Some(ProxyChange::Down { pid })
     }
 
     /// Stops every proxy (the session ended); their pg memberships go with them.

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use ractor::{
-    ActorRef, Message, MessagingErr, RpcReplyPort, message::SerializedMessage, rpc::CallResult,
+    ActorRef, ActorStatus, Message, MessagingErr, RpcReplyPort, message::SerializedMessage,
+    rpc::CallResult,
 };
 use tokio::sync::oneshot;
 
@@ -41,6 +42,9 @@ pub enum CallError {
     /// The session with the callee's node ended before the reply.
     #[error("the peer disconnected: {0}")]
     Disconnected(String),
+    /// The message is larger than the session's max message size.
+    #[error("the message is too large: {0}")]
+    TooLarge(String),
     /// The actor (or its proxy) is not running.
     #[error("the actor is not running")]
     NotRunning,
@@ -60,6 +64,7 @@ impl CallError {
             Some(CallFailure::ActorStopped) => Self::ActorStopped(detail),
             Some(CallFailure::Timeout) => Self::Timeout,
             Some(CallFailure::Disconnected) => Self::Disconnected(detail),
+            Some(CallFailure::TooLarge) => Self::TooLarge(detail),
             Some(CallFailure::Dropped) | None => Self::Dropped(detail),
         }
     }
@@ -145,6 +150,12 @@ where
         // The link reports before it drops the port, so a report is here now.
         Err(_) => Err(match report_rx.try_recv() {
             Ok(report) => CallError::from_report(&report),
+            // The call was still in the proxy's mailbox when the proxy
+            // stopped (its actor stopped, or the session ended).
+            Err(_) if actor.get_status() >= ActorStatus::Stopping => CallError::ActorStopped(
+                "the proxy stopped before the call left: the actor stopped or the session ended"
+                    .into(),
+            ),
             Err(_) => CallError::Dropped("no reply arrived (or the reply did not decode)".into()),
         }),
     }

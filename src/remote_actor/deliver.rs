@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use super::{
-    link::{CallFailure, SessionLink},
+    link::{CallFailure, Refused, SessionLink},
     report::{Registration, Sink},
 };
 use crate::{
@@ -39,6 +39,10 @@ pub(crate) fn cast(link: &SessionLink, adverts: &Adverts, cast_report: &Registra
     }
 }
 
+fn envelope(body: Body) -> pb::Envelope {
+    pb::Envelope { body: Some(body) }
+}
+
 fn error(tag: u64, failure: CallFailure, detail: String) -> Body {
     Body::CallError(pb::CallError {
         tag,
@@ -48,15 +52,15 @@ fn error(tag: u64, failure: CallFailure, detail: String) -> Body {
 }
 
 /// Delivers a call and answers it: the reply, or a CallError that says why
-/// there is none. The answer is sent by a task of its own, so a slow callee
-/// never holds up the session.
-pub(crate) async fn call(link: &Arc<SessionLink>, adverts: &Adverts, c: pb::Call) {
+/// there is none. Never waits on the outbound queue: an immediate error goes
+/// out as control traffic, and the reply is awaited and sent by a task of its
+/// own, so a slow callee or a full queue never holds up reading.
+pub(crate) fn call(link: &Arc<SessionLink>, adverts: &Adverts, c: pb::Call) {
     link.stats.calls_received.fetch_add(1, Ordering::Relaxed);
     let tag = c.tag;
     let Some(cell) = adverts.get(c.to) else {
         let detail = format!("no actor {} is advertised here", c.to);
-        link.send(error(tag, CallFailure::UnknownActor, detail))
-            .await;
+        link.send_control(envelope(error(tag, CallFailure::UnknownActor, detail)));
         return;
     };
     let timeout = (c.timeout_ms > 0).then(|| Duration::from_millis(c.timeout_ms));
@@ -75,8 +79,7 @@ pub(crate) async fn call(link: &Arc<SessionLink>, adverts: &Adverts, c: pb::Call
     };
     if cell.send_serialized(message).is_err() {
         let detail = format!("actor {} stopped", c.to);
-        link.send(error(tag, CallFailure::ActorStopped, detail))
-            .await;
+        link.send_control(envelope(error(tag, CallFailure::ActorStopped, detail)));
         return;
     }
     let link = link.clone();
@@ -111,6 +114,11 @@ pub(crate) async fn call(link: &Arc<SessionLink>, adverts: &Adverts, c: pb::Call
             }
         };
         drop(registration);
-        link.send(answer).await;
+        // A reply larger than the session allows becomes an error the caller sees.
+        if let Err(Refused::TooLarge(n)) = link.send(answer).await {
+            let detail =
+                format!("the reply is {n} bytes, more than the session's max message size");
+            let _ = link.send(error(tag, CallFailure::TooLarge, detail)).await;
+        }
     });
 }

@@ -10,18 +10,24 @@
 use std::{
     collections::HashMap,
     sync::{
-        Mutex, PoisonError,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     time::Instant,
 };
 
 use ractor::RpcReplyPort;
-use tokio::sync::mpsc;
+use tokio::{
+    sync::{Semaphore, mpsc, oneshot},
+    task::JoinHandle,
+};
 use tonic::Status;
 use tracing::warn;
 
-use super::report;
+use super::{
+    report,
+    writer::{self, Farewell, Outgoing},
+};
 use crate::{
     pb::{self, envelope::Body},
     reason::DisconnectReason,
@@ -46,7 +52,45 @@ impl FrameTx {
             Self::Dialer(tx) => tx.send(frame).await.is_ok(),
         }
     }
+
+    /// Sends the last item: a frame, or (as acceptor) the status that ends
+    /// the stream. A dialer cannot send a status; its farewell is a frame.
+    pub(crate) async fn send_final(&self, last: Result<pb::Frame, Status>) {
+        match (self, last) {
+            (Self::Acceptor(tx), last) => {
+                let _ = tx.send(last).await;
+            }
+            (Self::Dialer(tx), Ok(frame)) => {
+                let _ = tx.send(frame).await;
+            }
+            (Self::Dialer(_), Err(_)) => {}
+        }
+    }
 }
+
+/// Why a message could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The session has ended.
+    Closed,
+    /// The message is larger than the peer accepts (`max_message_size`).
+    TooLarge(usize),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Closed => f.write_str("the session has ended"),
+            Self::TooLarge(n) => write!(
+                f,
+                "the message is {n} bytes, more than the session's max message size"
+            ),
+        }
+    }
+}
+
+/// Bytes of envelopes a session may hold queued before senders wait.
+pub(crate) const QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why a call failed, as the caller learns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +101,7 @@ pub(crate) enum CallFailure {
     ActorStopped,
     Timeout,
     Disconnected,
+    TooLarge,
 }
 
 impl CallFailure {
@@ -68,6 +113,7 @@ impl CallFailure {
             Self::ActorStopped => "actor-stopped",
             Self::Timeout => "timeout",
             Self::Disconnected => "disconnected",
+            Self::TooLarge => "too-large",
         }
     }
 
@@ -79,6 +125,7 @@ impl CallFailure {
             Self::ActorStopped,
             Self::Timeout,
             Self::Disconnected,
+            Self::TooLarge,
         ]
         .into_iter()
         .find(|f| f.as_str() == word)
@@ -98,7 +145,7 @@ impl CallFailure {
         match self {
             Self::UnknownActor => pb::CallErrorCode::UnknownActor,
             Self::Undecodable => pb::CallErrorCode::Undecodable,
-            Self::Dropped | Self::Disconnected => pb::CallErrorCode::Dropped,
+            Self::Dropped | Self::Disconnected | Self::TooLarge => pb::CallErrorCode::Dropped,
             Self::ActorStopped => pb::CallErrorCode::ActorStopped,
             Self::Timeout => pb::CallErrorCode::Timeout,
         }
@@ -137,29 +184,43 @@ pub(crate) struct LinkStats {
 pub(crate) struct SessionLink {
     /// The peer's name, known once the handshake names it.
     peer: std::sync::OnceLock<String>,
-    tx: Mutex<Option<FrameTx>>,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    /// Permits are bytes of queued envelopes; see [`super::writer`].
+    queue: Arc<Semaphore>,
+    queue_bytes: usize,
+    /// The largest envelope the peer accepts.
+    max_envelope: usize,
+    close: Mutex<Option<oneshot::Sender<Farewell>>>,
     pending: Mutex<HashMap<u64, Pending>>,
     next_tag: AtomicU64,
     closed: Mutex<Option<DisconnectReason>>,
     pub(crate) stats: LinkStats,
 }
 
-fn one(body: Body) -> pb::Frame {
-    pb::Frame {
-        envelopes: vec![pb::Envelope { body: Some(body) }],
-    }
-}
-
 impl SessionLink {
-    pub(crate) fn new(tx: FrameTx) -> Self {
-        Self {
+    /// A link whose writer feeds `frames`; frames stay under
+    /// `max_message_size`. Returns the writer's task too.
+    pub(crate) fn new(frames: FrameTx, max_message_size: usize) -> (Self, JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (close, close_rx) = oneshot::channel();
+        let queue = Arc::new(Semaphore::new(QUEUE_BYTES));
+        // Room for the frame's own overhead.
+        let max_envelope = max_message_size.saturating_sub(64);
+        let budget = max_envelope.min(4 * 1024 * 1024);
+        let writer = tokio::spawn(writer::run(rx, frames, queue.clone(), budget, close_rx));
+        let link = Self {
             peer: std::sync::OnceLock::new(),
-            tx: Mutex::new(Some(tx)),
+            tx,
+            queue,
+            queue_bytes: QUEUE_BYTES,
+            max_envelope,
+            close: Mutex::new(Some(close)),
             pending: Mutex::new(HashMap::new()),
             next_tag: AtomicU64::new(1),
             closed: Mutex::new(None),
             stats: LinkStats::default(),
-        }
+        };
+        (link, writer)
     }
 
     /// The peer's name, for logs ("?" before the handshake names it).
@@ -172,33 +233,53 @@ impl SessionLink {
         let _ = self.peer.set(peer.to_owned());
     }
 
-    fn sender(&self) -> Option<FrameTx> {
-        self.tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Queues one frame. `false` when the session has ended.
-    pub(crate) async fn send_frame(&self, frame: pb::Frame) -> bool {
-        match self.sender() {
-            Some(tx) => tx.send(frame).await,
-            None => false,
+    /// Queues one envelope, waiting while the queue holds
+    /// [`QUEUE_BYTES`] already.
+    pub(crate) async fn send_envelope(&self, envelope: pb::Envelope) -> Result<(), Refused> {
+        let len = writer::framed_len(&envelope);
+        if len > self.max_envelope {
+            return Err(Refused::TooLarge(len));
         }
+        // A huge envelope takes the whole queue rather than more than exists.
+        let permits = u32::try_from(len.min(self.queue_bytes)).unwrap_or(u32::MAX);
+        self.queue
+            .acquire_many(permits)
+            .await
+            .map_err(|_| Refused::Closed)?
+            .forget();
+        self.tx
+            .send(Outgoing { envelope, permits })
+            .map_err(|_| Refused::Closed)
     }
 
-    /// Queues one envelope. `false` when the session has ended.
-    pub(crate) async fn send(&self, body: Body) -> bool {
-        self.send_frame(one(body)).await
+    /// Queues a control envelope (handshake, sync, advertisement, call
+    /// error) at once, outside the byte bound. Never waits: the session
+    /// actor and the reader use this, and neither may ever wait on the
+    /// outbound queue, or two nodes whose queues are both full would stop
+    /// reading each other for good. Control traffic is small and follows
+    /// local events or the peer's own requests.
+    pub(crate) fn send_control(&self, envelope: pb::Envelope) {
+        let _ = self.tx.send(Outgoing {
+            envelope,
+            permits: 0,
+        });
+    }
+
+    /// Queues one envelope with this body.
+    pub(crate) async fn send(&self, body: Body) -> Result<(), Refused> {
+        self.send_envelope(pb::Envelope { body: Some(body) }).await
     }
 
     /// Sends a cast from a proxy.
     pub(crate) async fn cast(&self, to: u64, actor: &str, variant: String, args: Vec<u8>) {
-        if self.send(Body::Cast(pb::Cast { to, variant, args })).await {
-            self.stats.casts_sent.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.stats.refused.fetch_add(1, Ordering::Relaxed);
-            warn!(peer = %self.peer(), actor, "cast refused: the session has ended");
+        match self.send(Body::Cast(pb::Cast { to, variant, args })).await {
+            Ok(()) => {
+                self.stats.casts_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(why) => {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                warn!(peer = %self.peer(), actor, %why, "cast refused");
+            }
         }
     }
 
@@ -218,7 +299,8 @@ impl SessionLink {
             reply,
             report,
             actor: actor.to_owned(),
-            deadline: timeout.map(|t| Instant::now() + t),
+            // A huge timeout ("forever") has no deadline.
+            deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
         };
         if let Some(reason) = self
             .closed
@@ -243,11 +325,18 @@ impl SessionLink {
                 u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)
             }),
         };
-        if self.send(Body::Call(call)).await {
-            self.stats.calls_sent.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.stats.refused.fetch_add(1, Ordering::Relaxed);
-            self.fail(tag, CallFailure::Disconnected, "the session has ended");
+        match self.send(Body::Call(call)).await {
+            Ok(()) => {
+                self.stats.calls_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(why) => {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                let failure = match why {
+                    Refused::Closed => CallFailure::Disconnected,
+                    Refused::TooLarge(_) => CallFailure::TooLarge,
+                };
+                self.fail(tag, failure, &why.to_string());
+            }
         }
     }
 
@@ -304,6 +393,9 @@ impl SessionLink {
             refused: get(&self.stats.refused),
             unknown_actor: get(&self.stats.unknown_actor),
             undecodable: get(&self.stats.undecodable),
+            queued_bytes: (self
+                .queue_bytes
+                .saturating_sub(self.queue.available_permits())) as u64,
             calls_in_flight: self
                 .pending
                 .lock()
@@ -312,23 +404,19 @@ impl SessionLink {
         }
     }
 
-    /// Ends the link: sends `last` (a farewell) if given, takes the sender away
-    /// and fails every call in flight with `reason`.
-    pub(crate) fn close(&self, reason: &DisconnectReason, last: Option<Result<pb::Frame, Status>>) {
+    /// Ends the link: the writer flushes what is queued and sends `last` (a
+    /// farewell) if given; later sends are refused; every call in flight
+    /// fails with `reason`.
+    pub(crate) fn close(&self, reason: &DisconnectReason, last: Farewell) {
         *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
-        let tx = self
-            .tx
+        self.queue.close();
+        if let Some(close) = self
+            .close
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        match (tx, last) {
-            (Some(FrameTx::Acceptor(tx)), Some(last)) => {
-                let _ = tx.try_send(last);
-            }
-            (Some(FrameTx::Dialer(tx)), Some(Ok(frame))) => {
-                let _ = tx.try_send(frame);
-            }
-            _ => {}
+            .take()
+        {
+            let _ = close.send(last);
         }
         let drained: Vec<Pending> = self
             .pending

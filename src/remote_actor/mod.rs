@@ -6,5 +6,6 @@ pub(crate) mod deliver;
 pub(crate) mod link;
 pub(crate) mod proxy;
 pub(crate) mod report;
+pub(crate) mod writer;
 
 pub use call::{CallError, call};
