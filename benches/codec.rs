@@ -1,6 +1,9 @@
 //! Codec costs on the send path: the payload encoding of message arguments
 //! and the protobuf encoding of whole frames. Run with `cargo bench --bench codec`.
 
+// criterion_group! generates undocumented public functions.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -15,25 +18,35 @@ fn payloads(c: &mut Criterion) {
     // Data(seq, 32-byte payload): the bench's cast.
     let small = (42u64, vec![7u8; 32]);
     group.throughput(Throughput::Elements(1));
-    group.bench_function("encode (u64, Vec<u8; 32>)", |b| b.iter(|| to_bytes(black_box(&small))));
+    group.bench_function("encode (u64, Vec<u8; 32>)", |b| {
+        b.iter(|| to_bytes(black_box(&small)))
+    });
     let bytes = to_bytes(&small);
     group.bench_function("decode (u64, Vec<u8; 32>)", |b| {
         b.iter(|| from_bytes::<(u64, Vec<u8>)>(black_box(&bytes)))
     });
     let strings: Vec<String> = (0..16).map(|i| format!("item-{i}")).collect();
-    group.bench_function("encode Vec<String> x16", |b| b.iter(|| to_bytes(black_box(&strings))));
+    group.bench_function("encode Vec<String> x16", |b| {
+        b.iter(|| to_bytes(black_box(&strings)))
+    });
     let bytes = to_bytes(&strings);
-    group.bench_function("decode Vec<String> x16", |b| b.iter(|| from_bytes::<Vec<String>>(black_box(&bytes))));
+    group.bench_function("decode Vec<String> x16", |b| {
+        b.iter(|| from_bytes::<Vec<String>>(black_box(&bytes)))
+    });
     for size in [1024usize, 64 * 1024, 1024 * 1024] {
         let blob = vec![1u8; size];
         group.throughput(Throughput::Bytes(size as u64));
-        group.bench_with_input(BenchmarkId::new("encode Vec<u8>", size), &blob, |b, blob| {
-            b.iter(|| to_bytes(black_box(blob)))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("encode Vec<u8>", size),
+            &blob,
+            |b, blob| b.iter(|| to_bytes(black_box(blob))),
+        );
         let bytes = to_bytes(&blob);
-        group.bench_with_input(BenchmarkId::new("decode Vec<u8>", size), &bytes, |b, bytes| {
-            b.iter(|| from_bytes::<Vec<u8>>(black_box(bytes)))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("decode Vec<u8>", size),
+            &bytes,
+            |b, bytes| b.iter(|| from_bytes::<Vec<u8>>(black_box(bytes))),
+        );
     }
     group.finish();
 }
@@ -55,13 +68,17 @@ fn frames(c: &mut Criterion) {
             envelopes: (0..batch as u64).map(cast_envelope).collect(),
         };
         group.throughput(Throughput::Elements(batch as u64));
-        group.bench_with_input(BenchmarkId::new("encode casts", batch), &frame, |b, frame| {
-            b.iter(|| black_box(frame).encode_to_vec())
-        });
+        group.bench_with_input(
+            BenchmarkId::new("encode casts", batch),
+            &frame,
+            |b, frame| b.iter(|| black_box(frame).encode_to_vec()),
+        );
         let bytes = frame.encode_to_vec();
-        group.bench_with_input(BenchmarkId::new("decode casts", batch), &bytes, |b, bytes| {
-            b.iter(|| pb::Frame::decode(black_box(bytes.as_slice())))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("decode casts", batch),
+            &bytes,
+            |b, bytes| b.iter(|| pb::Frame::decode(black_box(bytes.as_slice()))),
+        );
     }
     group.finish();
 }

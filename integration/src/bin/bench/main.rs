@@ -1,0 +1,213 @@
+//! Side-by-side benchmark of ractor_grpc and ractor_cluster 0.16.5 (issue 5).
+//!
+//! ```sh
+//! cargo run --release -p integration --bin bench -- [--runs N] [--smoke] \
+//!     [--only WORKLOAD,...] [--system grpc|cluster|both]
+//! ```
+//!
+//! Each (system, workload, run) runs in fresh processes on 127.0.0.1: this
+//! binary starts itself again in a hidden role (`sink`, `driver`, `local`,
+//! `floor-server`, `floor-client`), reads the child's `bench:` lines on its
+//! stdout and steers it through stdin. Just before a child is told to exit,
+//! its peak RSS (VmHWM: the peak of this one workload, since processes are
+//! fresh) and CPU time (utime + stime over the child's life, node start and
+//! connect included) are read from `/proc`. Progress goes to stderr,
+//! the table (median [min..max] over the runs, and the ratio
+//! ractor_grpc / ractor_cluster) to stdout. Any failed workload makes the
+//! exit status non-zero.
+//!
+//! Workloads (`--only` takes these names; `payload` means all three sizes):
+//! - `cast_throughput`: 200,000 casts of `Data(seq, 32 bytes)`, timed from
+//!   the first cast until `TakeStats` calls confirm all arrived, in order.
+//! - `call_latency`: 20,000 sequential `Echo` calls (5 s timeout) after 200
+//!   unmeasured ones; p50/p90/p99 from an HDR histogram, calls/s.
+//! - `call_concurrent`: 64 callers share 20,000 `Echo` calls.
+//! - `connect_time`: 5 fresh nodes in one driver process each connect and
+//!   wait until the sink is visible in pg (looked up again on every pg
+//!   change, through a pg monitor: spinning would steal one of the two
+//!   cores from the handshake being timed); the run's figure is their median.
+//! - `payload_1k`, `payload_64k`, `payload_1m`: 200,000, 5,000 and 500 casts
+//!   (about 200, 320 and 500 MiB; 0.3-1.2 s each on the 2-core machine),
+//!   timed like `cast_throughput`; MB/s (10^6 bytes/s of payload).
+//! - `fan_in`: three driver processes cast 100,000 each to one sink; the
+//!   aggregate msgs/s spans the first start to the last sender's `Echo`
+//!   behind its casts; the sink then confirms every cast arrived in order.
+//! - `ceiling`: `cast_throughput` to a sink in the same process (local
+//!   ractor, no transport).
+//! - `floor`: 20,000 sequential round trips of one `Frame` over a bare tonic
+//!   `ClusterNode/Session` stream whose server echoes every frame.
+//!
+//! `--smoke` runs everything once with tiny sizes (2,000 casts, 200 calls).
+
+use std::{process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+
+mod child;
+mod floor;
+mod measure;
+mod msg;
+mod node;
+mod orchestrate;
+mod proc;
+mod procstat;
+mod report;
+mod roles;
+mod sink;
+mod workload;
+
+use node::System;
+use workload::Workload;
+
+/// Errors of the bench: reported, never matched on.
+type Error = Box<dyn std::error::Error + Send + Sync>;
+/// See [`Error`].
+type Result<T> = std::result::Result<T, Error>;
+
+/// Side-by-side benchmark of ractor_grpc and ractor_cluster.
+#[derive(Debug, Parser)]
+#[command(name = "bench")]
+struct Cli {
+    /// Runs per workload and system (the table shows the median).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    runs: u64,
+    /// Tiny sizes and one run: checks that everything works.
+    #[arg(long)]
+    smoke: bool,
+    /// Comma-separated workloads (default: all): cast_throughput,
+    /// call_latency, call_concurrent, connect_time, payload_1k, payload_64k,
+    /// payload_1m (or payload for all three), fan_in, ceiling, floor.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Which systems to run.
+    #[arg(long, value_enum, default_value_t = SystemChoice::Both)]
+    system: SystemChoice,
+    #[command(subcommand)]
+    role: Option<Role>,
+}
+
+/// `--system` of the orchestrator.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SystemChoice {
+    Grpc,
+    Cluster,
+    Both,
+}
+
+/// The child roles; the orchestrator starts them, people do not.
+#[derive(Debug, Subcommand)]
+enum Role {
+    /// The sink node.
+    #[command(hide = true)]
+    Sink {
+        #[arg(long)]
+        system: System,
+        #[arg(long, default_value = "bench-a")]
+        name: String,
+    },
+    /// A driver node.
+    #[command(hide = true)]
+    Driver(roles::DriverArgs),
+    /// The in-process ceiling.
+    #[command(hide = true)]
+    Local {
+        #[arg(long)]
+        smoke: bool,
+    },
+    /// The tonic echo server of the floor.
+    #[command(hide = true, name = "floor-server")]
+    FloorServer,
+    /// The tonic ping-pong client of the floor.
+    #[command(hide = true, name = "floor-client")]
+    FloorClient {
+        #[arg(long)]
+        connect: String,
+        #[arg(long)]
+        smoke: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("[bench] cannot start tokio: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match cli.role {
+        Some(role) => {
+            let done = runtime.block_on(child_role(role));
+            match done {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    child::announce("error", &e);
+                    eprintln!("[bench child] {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        None => runtime.block_on(orchestrator(cli)),
+    };
+    // Stdin is read on a blocking thread that may still be parked in a read.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+async fn child_role(role: Role) -> Result<()> {
+    match role {
+        Role::Sink { system, name } => roles::sink(system, &name).await,
+        Role::Driver(args) => roles::driver(args).await,
+        Role::Local { smoke } => roles::local(smoke).await,
+        Role::FloorServer => floor::server().await,
+        Role::FloorClient { connect, smoke } => floor::client(&connect, smoke).await,
+    }
+}
+
+async fn orchestrator(cli: Cli) -> ExitCode {
+    let mut workloads = Vec::new();
+    for name in &cli.only {
+        match Workload::parse_many(name.trim()) {
+            Some(found) => workloads.extend(found),
+            None => {
+                let known: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
+                eprintln!(
+                    "[bench] unknown workload {name:?}; known: payload, {}",
+                    known.join(", ")
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if workloads.is_empty() {
+        workloads = Workload::ALL.to_vec();
+    }
+    // Run in the canonical order, each once.
+    workloads = Workload::ALL
+        .into_iter()
+        .filter(|w| workloads.contains(w))
+        .collect();
+    let systems = match cli.system {
+        SystemChoice::Grpc => vec![System::Grpc],
+        SystemChoice::Cluster => vec![System::Cluster],
+        SystemChoice::Both => vec![System::Grpc, System::Cluster],
+    };
+    let plan = orchestrate::Plan {
+        runs: if cli.smoke { 1 } else { cli.runs as usize },
+        smoke: cli.smoke,
+        workloads,
+        systems,
+    };
+    let (results, failures) = orchestrate::run(&plan).await;
+    print!("{}", report::table(&results));
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("[bench] {} step(s) failed:", failures.len());
+        for failure in &failures {
+            eprintln!("[bench]   {failure}");
+        }
+        ExitCode::FAILURE
+    }
+}

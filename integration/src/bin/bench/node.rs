@@ -1,0 +1,246 @@
+//! Starting, connecting and stopping a node of either system, and finding
+//! the sink through pg.
+
+use std::{
+    fmt,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
+use tokio::{sync::Notify, task::JoinHandle};
+
+use crate::{Result, sink::GROUP};
+
+/// The cookie every bench node shares.
+const COOKIE: &str = "bench-cookie";
+
+/// Which cluster library a node runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum System {
+    /// ractor_grpc (this workspace).
+    Grpc,
+    /// ractor_cluster 0.16.5, the baseline.
+    Cluster,
+}
+
+impl System {
+    /// The name used in flags and progress lines.
+    pub(crate) fn flag(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::Cluster => "cluster",
+        }
+    }
+}
+
+impl fmt::Display for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.flag())
+    }
+}
+
+/// A running node server of either system, listening on 127.0.0.1.
+#[derive(Debug)]
+pub(crate) enum Node {
+    /// A ractor_grpc node.
+    Grpc {
+        /// The node server actor.
+        node: ActorRef<ractor_grpc::NodeServerMessage>,
+        /// Ends when the node server stops.
+        handle: JoinHandle<()>,
+    },
+    /// A ractor_cluster node.
+    Cluster {
+        /// The node server actor.
+        node: ActorRef<ractor_cluster::NodeServerMessage>,
+        /// Ends when the node server stops.
+        handle: JoinHandle<()>,
+        /// The port it listens on.
+        port: u16,
+    },
+}
+
+impl Node {
+    /// Starts a node called `name` on 127.0.0.1 with a free port.
+    pub(crate) async fn start(system: System, name: &str) -> Result<Self> {
+        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        match system {
+            System::Grpc => {
+                let config = ractor_grpc::NodeConfig::new(name, COOKIE)
+                    .with_listen_addr(SocketAddr::new(loopback, 0));
+                let (node, handle) =
+                    Actor::spawn(None, ractor_grpc::NodeServer::new(config), ()).await?;
+                Ok(Self::Grpc { node, handle })
+            }
+            System::Cluster => {
+                // ractor_cluster wants the port up front and offers no way to
+                // read back one it picked, so take a free one from the OS.
+                let port = std::net::TcpListener::bind((loopback, 0))?
+                    .local_addr()?
+                    .port();
+                let server = ractor_cluster::NodeServer::new(
+                    port,
+                    COOKIE.to_owned(),
+                    name.to_owned(),
+                    "localhost".to_owned(),
+                    None,
+                    Some(ractor_cluster::node::NodeConnectionMode::Isolated),
+                )
+                .with_listen_addr(loopback);
+                let (node, handle) = Actor::spawn(None, server, ()).await?;
+                Ok(Self::Cluster { node, handle, port })
+            }
+        }
+    }
+
+    /// The address peers dial.
+    pub(crate) async fn listen_addr(&self) -> Result<SocketAddr> {
+        match self {
+            Self::Grpc { node, .. } => Ok(ractor_grpc::node_info(node).await?.listen_addr),
+            Self::Cluster { port, .. } => Ok(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), *port)),
+        }
+    }
+
+    /// Dials `addr`: ractor_grpc returns once the session is synced,
+    /// ractor_cluster once the TCP stream is open (its handshake goes on).
+    pub(crate) async fn connect(&self, addr: &str) -> Result<()> {
+        match self {
+            Self::Grpc { node, .. } => {
+                ractor_grpc::connect(node, addr).await?;
+            }
+            Self::Cluster { node, .. } => {
+                ractor_cluster::client_connect(node, addr).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the node server and waits (bounded) for it to end.
+    pub(crate) async fn stop(self) {
+        let handle = match self {
+            Self::Grpc { node, handle } => {
+                node.stop(None);
+                handle
+            }
+            Self::Cluster { node, handle, .. } => {
+                node.stop(None);
+                handle
+            }
+        };
+        // A node that does not stop in time is left to process exit.
+        let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
+    }
+}
+
+/// The first remote member of the pg group, if any.
+fn remote_member() -> Option<ActorCell> {
+    ractor::pg::get_members(&GROUP.to_owned())
+        .into_iter()
+        .find(|cell| !cell.get_id().is_local())
+}
+
+/// The longest a waiter sleeps between looks at pg when no change is
+/// announced (a safety net; changes wake it at once).
+const RECHECK: Duration = Duration::from_millis(10);
+
+/// Wakes waiters whenever the pg group changes, so waiting for the sink
+/// neither spins a core (which on 2 cores slows the handshake it waits
+/// for) nor rounds up to tokio's 1 ms timer.
+#[derive(Debug)]
+pub(crate) struct PgWatch {
+    changed: Arc<Notify>,
+    actor: ActorRef<Changed>,
+    handle: JoinHandle<()>,
+}
+
+/// The watcher actor's (unused) message type.
+#[derive(Debug, ractor_grpc::RactorMessage)]
+pub(crate) struct Changed;
+
+/// Monitors the pg group and forwards every change to a [`Notify`].
+#[derive(Debug)]
+struct Watcher;
+
+impl Actor for Watcher {
+    type Msg = Changed;
+    type State = Arc<Notify>;
+    type Arguments = Arc<Notify>;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        changed: Arc<Notify>,
+    ) -> std::result::Result<Self::State, ActorProcessingErr> {
+        ractor::pg::monitor(GROUP.to_owned(), myself.get_cell());
+        Ok(changed)
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        changed: &mut Self::State,
+    ) -> std::result::Result<(), ActorProcessingErr> {
+        if let SupervisionEvent::ProcessGroupChanged(_) = event {
+            // A stored permit if nobody waits yet: a change between a look
+            // and the wait is not lost.
+            changed.notify_one();
+        }
+        Ok(())
+    }
+}
+
+impl PgWatch {
+    /// Starts watching the pg group.
+    pub(crate) async fn start() -> Result<Self> {
+        let changed = Arc::new(Notify::new());
+        let (actor, handle) = Actor::spawn(None, Watcher, changed.clone()).await?;
+        Ok(Self {
+            changed,
+            actor,
+            handle,
+        })
+    }
+
+    /// Looks at pg until `done` says yes, waking on every change.
+    async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut done: impl FnMut() -> Option<T>,
+    ) -> Result<T> {
+        let started = Instant::now();
+        loop {
+            if let Some(found) = done() {
+                return Ok(found);
+            }
+            let waited = started.elapsed();
+            if waited > timeout {
+                return Err(format!("{what} in pg group {GROUP:?} after {waited:?}").into());
+            }
+            let _ = tokio::time::timeout(RECHECK, self.changed.notified()).await;
+        }
+    }
+
+    /// Waits until a remote member of the pg group is visible; returns it.
+    pub(crate) async fn sink(&self, timeout: Duration) -> Result<ActorCell> {
+        self.wait_until(timeout, "no remote member", remote_member)
+            .await
+    }
+
+    /// Waits until no remote member of the pg group is left.
+    pub(crate) async fn no_sink(&self, timeout: Duration) -> Result<()> {
+        self.wait_until(timeout, "a remote member stayed", || {
+            remote_member().is_none().then_some(())
+        })
+        .await
+    }
+
+    /// Stops watching.
+    pub(crate) async fn stop(self) {
+        self.actor.stop(None);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.handle).await;
+    }
+}

@@ -1,0 +1,55 @@
+//! Peak RSS and CPU time of a child, from `/proc`.
+
+use std::process::Command;
+
+use crate::Result;
+
+/// What `/proc` says about one process.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProcStat {
+    /// Peak resident set size (VmHWM), MiB.
+    pub(crate) peak_rss_mib: f64,
+    /// User plus system CPU time, seconds.
+    pub(crate) cpu_s: f64,
+}
+
+/// Clock ticks per second for `/proc/<pid>/stat`, from `getconf CLK_TCK`
+/// (100 on Linux if that fails).
+pub(crate) fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .filter(|ticks| *ticks > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// Reads VmHWM and utime + stime of `pid`.
+pub(crate) fn read(pid: u32, ticks_per_s: f64) -> Result<ProcStat> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let hwm_kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no VmHWM in /proc/{pid}/status"))?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14 and stime 15.
+    let after_comm = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| format!("unreadable /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let tick = |i: usize| -> Result<f64> {
+        Ok(fields
+            .get(i)
+            .ok_or_else(|| format!("short /proc/{pid}/stat"))?
+            .parse::<f64>()?)
+    };
+    Ok(ProcStat {
+        peak_rss_mib: hwm_kib / 1024.0,
+        cpu_s: (tick(11)? + tick(12)?) / ticks_per_s,
+    })
+}

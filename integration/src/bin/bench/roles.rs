@@ -1,0 +1,211 @@
+//! The child processes: the sink node, a driver node, the in-process
+//! ceiling. Each prints its protocol lines (see [`crate::child`]) and exits
+//! when told to or when stdin closes.
+
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorRef};
+
+use crate::{
+    Result,
+    child::{Commands, Figures, announce},
+    measure,
+    msg::{SinkProtocol, cluster, grpc},
+    node::{Node, PgWatch, System},
+    sink::{GROUP, Sink},
+    workload::{Sizes, Workload},
+};
+
+/// How long the sink waits for `stats N` to be reached.
+const STATS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The sink node: `bench:listening ADDR`, then `stats N` commands until exit.
+pub(crate) async fn sink(system: System, name: &str) -> Result<()> {
+    match system {
+        System::Grpc => sink_for::<grpc::SinkMsg>(system, name).await,
+        System::Cluster => sink_for::<cluster::SinkMsg>(system, name).await,
+    }
+}
+
+async fn sink_for<M: SinkProtocol>(system: System, name: &str) -> Result<()> {
+    let (actor, actor_handle) = Actor::spawn(None, Sink::<M>::new(), ()).await?;
+    ractor::pg::join(GROUP.to_owned(), vec![actor.get_cell()]);
+    let node = Node::start(system, name).await?;
+    announce("listening", node.listen_addr().await?);
+    let mut commands = Commands::stdin();
+    while let Some(command) = commands.next().await {
+        if command == "exit" {
+            break;
+        }
+        let Some(expected) = command.strip_prefix("stats ") else {
+            return Err(format!("unknown command {command:?}").into());
+        };
+        let expected: u64 = expected.parse()?;
+        announce(
+            "stats",
+            serde_json::to_string(&drain(&actor, expected).await?)?,
+        );
+    }
+    node.stop().await;
+    actor.stop(None);
+    let _ = tokio::time::timeout(Duration::from_secs(5), actor_handle).await;
+    Ok(())
+}
+
+/// Takes the sink's stats until `expected` casts are counted (bounded).
+async fn drain<M: SinkProtocol>(actor: &ActorRef<M>, expected: u64) -> Result<[u64; 3]> {
+    let started = Instant::now();
+    let mut total = [0; 3];
+    loop {
+        let stats = measure::call(actor, M::take_stats, STATS_TIMEOUT).await?;
+        for (sum, n) in total.iter_mut().zip(stats) {
+            *sum += n;
+        }
+        if total[0] >= expected || started.elapsed() > STATS_TIMEOUT {
+            return Ok(total);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// What a driver process is asked to do.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct DriverArgs {
+    /// The system under test.
+    #[arg(long)]
+    pub(crate) system: System,
+    /// The sink node's address.
+    #[arg(long)]
+    pub(crate) connect: String,
+    /// The workload to run.
+    #[arg(long)]
+    pub(crate) workload: Workload,
+    /// This node's name.
+    #[arg(long, default_value = "bench-b")]
+    pub(crate) name: String,
+    /// The sender id in sequence numbers (fan-in).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) sender: u64,
+    /// Use the smoke sizes.
+    #[arg(long)]
+    pub(crate) smoke: bool,
+}
+
+/// A driver node: connects, finds the sink, `bench:ready`, waits for `go`,
+/// runs the workload, `bench:result {..}`, waits for exit.
+pub(crate) async fn driver(args: DriverArgs) -> Result<()> {
+    match args.system {
+        System::Grpc => driver_for::<grpc::SinkMsg>(args).await,
+        System::Cluster => driver_for::<cluster::SinkMsg>(args).await,
+    }
+}
+
+async fn driver_for<M: SinkProtocol>(args: DriverArgs) -> Result<()> {
+    let sizes = if args.smoke {
+        Sizes::SMOKE
+    } else {
+        Sizes::FULL
+    };
+    let timeout = sizes.step_timeout;
+    let mut commands = Commands::stdin();
+    let watch = PgWatch::start().await?;
+    if args.workload == Workload::ConnectTime {
+        announce("ready", "");
+        commands.expect_go().await?;
+        connect_time(&args, &watch, sizes.connect_samples, timeout)
+            .await?
+            .announce()?;
+        commands.until_exit().await;
+        watch.stop().await;
+        return Ok(());
+    }
+    let node = Node::start(args.system, &args.name).await?;
+    node.connect(&args.connect).await?;
+    let sink: ActorRef<M> = watch.sink(timeout).await?.into();
+    watch.stop().await;
+    announce("ready", sink.get_id());
+    commands.expect_go().await?;
+    let figures = match args.workload {
+        Workload::CallLatency => {
+            measure::call_latency(&sink, sizes.calls, sizes.warmup_calls).await?
+        }
+        Workload::CallConcurrent => {
+            measure::call_concurrent(
+                &sink,
+                sizes.concurrent_calls,
+                sizes.concurrency,
+                sizes.warmup_calls,
+            )
+            .await?
+        }
+        Workload::FanIn => {
+            let (count, size) = casts_of(&sizes, args.workload)?;
+            measure::fan_in_sender(&sink, count, size, args.sender, timeout).await?
+        }
+        workload => {
+            let (count, size) = casts_of(&sizes, workload)?;
+            measure::cast_burst(&sink, count, size, timeout).await?
+        }
+    };
+    figures.announce()?;
+    commands.until_exit().await;
+    node.stop().await;
+    Ok(())
+}
+
+fn casts_of(sizes: &Sizes, workload: Workload) -> Result<(u64, usize)> {
+    sizes
+        .casts_of(workload)
+        .ok_or_else(|| format!("{workload} is not a driver workload").into())
+}
+
+/// `connect_time`: each sample is a fresh node that connects and waits until
+/// the sink is visible in pg, then stops and waits until it is gone.
+async fn connect_time(
+    args: &DriverArgs,
+    watch: &PgWatch,
+    samples: usize,
+    timeout: Duration,
+) -> Result<Figures> {
+    let mut millis = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let node = Node::start(args.system, &format!("{}-{i}", args.name)).await?;
+        let started = Instant::now();
+        node.connect(&args.connect).await?;
+        // ractor_grpc's connect returns after the first sync, so the member
+        // is already there; looking costs both systems the same.
+        watch.sink(timeout).await?;
+        millis.push(started.elapsed().as_secs_f64() * 1e3);
+        node.stop().await;
+        watch.no_sink(timeout).await?;
+    }
+    let mut figures = Figures::default();
+    for (i, ms) in millis.iter().enumerate() {
+        figures.set(&format!("sample_{i}_ms"), *ms);
+    }
+    if millis.is_empty() {
+        return Err("connect_time needs at least one sample".into());
+    }
+    millis.sort_by(f64::total_cmp);
+    figures.set("connect_ms", millis[millis.len() / 2]);
+    figures.set("connect_ms_min", millis[0]);
+    figures.set("connect_ms_max", millis[millis.len() - 1]);
+    Ok(figures)
+}
+
+/// The ceiling: the cast burst to a sink in this process, plain local ractor.
+pub(crate) async fn local(smoke: bool) -> Result<()> {
+    let sizes = if smoke { Sizes::SMOKE } else { Sizes::FULL };
+    let mut commands = Commands::stdin();
+    let (sink, handle) = Actor::spawn(None, Sink::<grpc::SinkMsg>::new(), ()).await?;
+    announce("ready", sink.get_id());
+    commands.expect_go().await?;
+    let (count, size) = casts_of(&sizes, Workload::Ceiling)?;
+    measure::cast_burst(&sink, count, size, sizes.step_timeout)
+        .await?
+        .announce()?;
+    commands.until_exit().await;
+    sink.stop(None);
+    let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
+    Ok(())
+}

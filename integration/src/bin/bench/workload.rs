@@ -1,0 +1,158 @@
+//! The workloads of issue 5 and their sizes.
+
+use std::{fmt, time::Duration};
+
+/// One measured scenario. Each (system, workload, run) gets fresh processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub(crate) enum Workload {
+    /// A burst of small casts, timed until `TakeStats` confirms all arrived.
+    CastThroughput,
+    /// Sequential `Echo` calls.
+    CallLatency,
+    /// `Echo` calls from many concurrent callers.
+    CallConcurrent,
+    /// Connect until the sink is visible in pg.
+    ConnectTime,
+    /// Casts of 1 KiB payloads.
+    #[value(name = "payload_1k")]
+    Payload1k,
+    /// Casts of 64 KiB payloads.
+    #[value(name = "payload_64k")]
+    Payload64k,
+    /// Casts of 1 MiB payloads.
+    #[value(name = "payload_1m")]
+    Payload1m,
+    /// Several sender processes casting to one sink.
+    FanIn,
+    /// The cast burst to a sink in the same process: plain local ractor.
+    Ceiling,
+    /// Bare tonic ping-pong over one bidi stream.
+    Floor,
+}
+
+impl Workload {
+    /// Every workload, in the order they run and print.
+    pub(crate) const ALL: [Self; 10] = [
+        Self::CastThroughput,
+        Self::CallLatency,
+        Self::CallConcurrent,
+        Self::ConnectTime,
+        Self::Payload1k,
+        Self::Payload64k,
+        Self::Payload1m,
+        Self::FanIn,
+        Self::Ceiling,
+        Self::Floor,
+    ];
+
+    /// The name used in flags, `--only` and progress lines.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::CastThroughput => "cast_throughput",
+            Self::CallLatency => "call_latency",
+            Self::CallConcurrent => "call_concurrent",
+            Self::ConnectTime => "connect_time",
+            Self::Payload1k => "payload_1k",
+            Self::Payload64k => "payload_64k",
+            Self::Payload1m => "payload_1m",
+            Self::FanIn => "fan_in",
+            Self::Ceiling => "ceiling",
+            Self::Floor => "floor",
+        }
+    }
+
+    /// Runs once per run whatever `--system` says (no cluster involved).
+    pub(crate) fn is_reference(self) -> bool {
+        matches!(self, Self::Ceiling | Self::Floor)
+    }
+
+    /// Parses one `--only` entry; `payload` names the three payload sizes.
+    pub(crate) fn parse_many(name: &str) -> Option<Vec<Self>> {
+        if name == "payload" {
+            return Some(vec![Self::Payload1k, Self::Payload64k, Self::Payload1m]);
+        }
+        Self::ALL
+            .into_iter()
+            .find(|w| w.name() == name)
+            .map(|w| vec![w])
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How much work each workload does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    /// Casts in `cast_throughput` and `ceiling`.
+    pub(crate) casts: u64,
+    /// Bytes of each `cast_throughput` payload.
+    pub(crate) cast_payload: usize,
+    /// Sequential calls in `call_latency`, and round trips in `floor`.
+    pub(crate) calls: u64,
+    /// Unmeasured calls before `call_latency`, `call_concurrent` and `floor`.
+    pub(crate) warmup_calls: u64,
+    /// Calls in all in `call_concurrent`.
+    pub(crate) concurrent_calls: u64,
+    /// Concurrent callers in `call_concurrent`.
+    pub(crate) concurrency: u64,
+    /// Connects per `connect_time` run.
+    pub(crate) connect_samples: usize,
+    /// Casts of the 1 KiB, 64 KiB and 1 MiB payloads.
+    pub(crate) payload_counts: [u64; 3],
+    /// Sender processes in `fan_in`.
+    pub(crate) fan_in_senders: u64,
+    /// Casts per sender in `fan_in`.
+    pub(crate) fan_in_casts: u64,
+    /// Longest a child may take for one step before it is killed.
+    pub(crate) step_timeout: Duration,
+}
+
+impl Sizes {
+    /// The sizes of issue 5 (payload and fan-in counts chosen so each run
+    /// takes about 0.5-2 s here).
+    pub(crate) const FULL: Self = Self {
+        casts: 200_000,
+        cast_payload: 32,
+        calls: 20_000,
+        warmup_calls: 200,
+        concurrent_calls: 20_000,
+        concurrency: 64,
+        connect_samples: 5,
+        payload_counts: [200_000, 5_000, 500],
+        fan_in_senders: 3,
+        fan_in_casts: 100_000,
+        step_timeout: Duration::from_secs(180),
+    };
+
+    /// Tiny sizes for CI: everything runs, nothing is measured seriously.
+    pub(crate) const SMOKE: Self = Self {
+        casts: 2_000,
+        cast_payload: 32,
+        calls: 200,
+        warmup_calls: 20,
+        concurrent_calls: 640,
+        concurrency: 64,
+        connect_samples: 5,
+        payload_counts: [200, 20, 4],
+        fan_in_senders: 3,
+        fan_in_casts: 1_000,
+        step_timeout: Duration::from_secs(60),
+    };
+
+    /// (casts, payload bytes) of a cast workload.
+    pub(crate) fn casts_of(&self, workload: Workload) -> Option<(u64, usize)> {
+        match workload {
+            Workload::CastThroughput | Workload::Ceiling => Some((self.casts, self.cast_payload)),
+            Workload::Payload1k => Some((self.payload_counts[0], 1 << 10)),
+            Workload::Payload64k => Some((self.payload_counts[1], 64 << 10)),
+            Workload::Payload1m => Some((self.payload_counts[2], 1 << 20)),
+            Workload::FanIn => Some((self.fan_in_casts, self.cast_payload)),
+            _ => None,
+        }
+    }
+}
