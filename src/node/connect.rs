@@ -129,6 +129,9 @@ pub(crate) async fn open_stream(addr: &str, s: &DialSettings) -> Result<OpenStre
     let endpoint = endpoint
         .connect_timeout(s.timeout)
         .tcp_nodelay(true)
+        .initial_stream_window_size(crate::service::STREAM_WINDOW)
+        .initial_connection_window_size(crate::service::CONNECTION_WINDOW)
+        .max_frame_size(crate::service::MAX_FRAME)
         .http2_keep_alive_interval(s.heartbeat.interval)
         .keep_alive_timeout(s.heartbeat.timeout)
         .keep_alive_while_idle(true);

@@ -14,6 +14,14 @@ use crate::{
 
 pub(crate) use cluster_node::ClusterNodeService;
 
+/// HTTP/2 flow-control window of one stream. tonic's default is 64 KiB,
+/// which stalls a session on a window update every 64 KiB of payload.
+pub(crate) const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
+/// HTTP/2 flow-control window of a whole connection.
+pub(crate) const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+/// Largest HTTP/2 frame (default 16 KiB): fewer frame headers for big batches.
+pub(crate) const MAX_FRAME: u32 = 1024 * 1024;
+
 /// Starts serving `ClusterNode`, reflection (v1 and v1alpha) and health on
 /// `listener` until `shutdown` fires. Health reports SERVING from the start.
 pub(crate) async fn serve(
@@ -43,6 +51,9 @@ pub(crate) async fn serve(
 
     let heartbeat = config.heartbeat();
     let router = Server::builder()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
         .http2_keepalive_interval(Some(heartbeat.interval))
         .http2_keepalive_timeout(Some(heartbeat.timeout))
         .add_service(health_service)
