@@ -566,3 +566,104 @@ async fn a_call_without_a_practical_timeout_works() {
     assert_eq!(got, Ok((0, true)));
     store.stop(None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_larger_than_the_session_allows_is_refused_not_dropped() {
+    let (store, _) = spawn_basic("a-basic-13").await;
+    let a = common::start_with(
+        NodeConfig::new("node-a", common::COOKIE)
+            .with_max_message_size(16 * 1024)
+            .with_advertise_filter(|cell| cell.get_name().is_some_and(|n| n.starts_with("a-"))),
+    )
+    .await;
+    let b = common::start_with(
+        NodeConfig::new("node-b", common::COOKIE)
+            .with_max_message_size(16 * 1024)
+            .with_advertise_filter(|_| false),
+    )
+    .await;
+    ractor_grpc::connect(&b.actor, a.addr.clone())
+        .await
+        .expect("connect");
+    let remote: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-13").await;
+    let huge = "x".repeat(64 * 1024);
+    // A call too large to send fails at once and says why.
+    let (kv, _) = Actor::spawn(Some("a-kv-13".into()), KvStore, ())
+        .await
+        .expect("spawn kv");
+    let remote_kv: ActorRef<Kv<Vec<u32>>> = proxy(&b, "node-a", "a-kv-13").await;
+    let started = Instant::now();
+    let err = ractor_grpc::call(
+        &remote_kv,
+        |reply| Kv::Get {
+            key: huge.clone(),
+            reply,
+            note: 0,
+        },
+        Some(CALL_TIMEOUT),
+    )
+    .await;
+    assert!(matches!(err, Err(CallError::TooLarge(_))), "{err:?}");
+    assert!(started.elapsed() < CALL_TIMEOUT);
+    kv.stop(None);
+    remote
+        .cast(MyBasicMessageType::Cast1(huge, 0))
+        .expect("cast is accepted locally");
+    remote
+        .cast(MyBasicMessageType::Cast1("small".into(), 1))
+        .expect("cast");
+    // The oversized cast is counted as refused; the session stays up and the
+    // next message still arrives.
+    let stats = ractor_grpc::call(&remote, MyBasicMessageType::Stats, Some(CALL_TIMEOUT)).await;
+    assert_eq!(stats, Ok((1, true)));
+    let sessions = b.sessions().await;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        sessions[0].counters.refused, 2,
+        "one call, one cast: {:?}",
+        sessions[0].counters
+    );
+    store.stop(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_the_queue_waits_and_arrives_whole_and_in_order() {
+    let (store, _) = spawn_basic("a-basic-14").await;
+    let (_a, b) = pair().await;
+    let remote: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-14").await;
+    // 64 MiB of casts against an 8 MiB per-session queue.
+    let chunk = "y".repeat(64 * 1024);
+    let count = 1024u64;
+    let watcher = {
+        let node = b.actor.clone();
+        tokio::spawn(async move {
+            let mut peak = 0;
+            for _ in 0..2_000 {
+                let sessions = ractor_grpc::list_sessions(&node).await.unwrap_or_default();
+                if let Some(s) = sessions.first() {
+                    peak = peak.max(s.counters.queued_bytes);
+                    if s.counters.casts_sent >= count {
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            peak
+        })
+    };
+    for n in 0..count {
+        remote
+            .cast(MyBasicMessageType::Cast1(chunk.clone(), n))
+            .expect("cast");
+    }
+    let stats = ractor_grpc::call(&remote, MyBasicMessageType::Stats, Some(CALL_TIMEOUT)).await;
+    assert_eq!(stats, Ok((count, true)));
+    let peak = watcher.await.expect("watcher");
+    assert!(
+        peak <= 8 * 1024 * 1024,
+        "queued {peak} bytes, above the bound"
+    );
+    let counters = b.sessions().await[0].counters;
+    assert_eq!((counters.casts_sent, counters.refused), (count, 0));
+    store.stop(None);
+}
