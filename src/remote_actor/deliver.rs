@@ -84,9 +84,16 @@ pub(crate) fn call(link: &Arc<SessionLink>, adverts: &Adverts, c: pb::Call) {
     }
     let link = link.clone();
     tokio::spawn(async move {
-        let outcome = match timeout {
-            Some(t) => tokio::time::timeout(t, rx).await.ok(),
-            None => Some(rx.await),
+        // A call without a timeout must not outlive its session: when the
+        // link closes nobody is left to answer to.
+        let outcome = tokio::select! {
+            outcome = async {
+                match timeout {
+                    Some(t) => tokio::time::timeout(t, rx).await.ok(),
+                    None => Some(rx.await),
+                }
+            } => outcome,
+            () = link.ended() => return,
         };
         let answer = match outcome {
             Some(Ok(result)) => Body::CallReply(pb::CallReply { tag, result }),

@@ -18,7 +18,7 @@ use std::{
 
 use ractor::RpcReplyPort;
 use tokio::{
-    sync::{Semaphore, mpsc, oneshot},
+    sync::{Semaphore, mpsc, oneshot, watch},
     task::JoinHandle,
 };
 use tonic::Status;
@@ -194,6 +194,8 @@ pub(crate) struct SessionLink {
     pending: Mutex<HashMap<u64, Pending>>,
     next_tag: AtomicU64,
     closed: Mutex<Option<DisconnectReason>>,
+    /// Flips to `true` when the link closes, for tasks that must not outlive it.
+    ended: watch::Sender<bool>,
     pub(crate) stats: LinkStats,
 }
 
@@ -218,6 +220,7 @@ impl SessionLink {
             pending: Mutex::new(HashMap::new()),
             next_tag: AtomicU64::new(1),
             closed: Mutex::new(None),
+            ended: watch::Sender::new(false),
             stats: LinkStats::default(),
         };
         (link, writer)
@@ -382,6 +385,12 @@ impl SessionLink {
             .retain(|_, p| !p.reply.is_closed() && p.deadline.is_none_or(|d| d > now));
     }
 
+    /// Resolves when the link has closed.
+    pub(crate) async fn ended(&self) {
+        let mut ended = self.ended.subscribe();
+        let _ = ended.wait_for(|e| *e).await;
+    }
+
     /// The counters as they are now.
     pub(crate) fn counters(&self) -> crate::node::SessionCounters {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -409,6 +418,7 @@ impl SessionLink {
     /// fails with `reason`.
     pub(crate) fn close(&self, reason: &DisconnectReason, last: Farewell) {
         *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
+        self.ended.send_replace(true);
         self.queue.close();
         if let Some(close) = self
             .close
