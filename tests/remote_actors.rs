@@ -667,3 +667,20 @@ async fn a_burst_larger_than_the_queue_waits_and_arrives_whole_and_in_order() {
     assert_eq!((counters.casts_sent, counters.refused), (count, 0));
     store.stop(None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_timeout_travels_with_the_call() {
+    let (store, _) = spawn_basic("a-basic-15").await;
+    let (_a, b) = pair().await;
+    let remote: ActorRef<MyBasicMessageType> = proxy(&b, "node-a", "a-basic-15").await;
+    let seen = ractor_grpc::call(
+        &remote,
+        MyBasicMessageType::TimeoutSeen,
+        Some(Duration::from_millis(7_250)),
+    )
+    .await;
+    assert_eq!(seen, Ok(7_250));
+    let seen = ractor_grpc::call(&remote, MyBasicMessageType::TimeoutSeen, None).await;
+    assert_eq!(seen, Ok(0), "no timeout stays no timeout");
+    store.stop(None);
+}

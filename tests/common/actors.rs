@@ -24,6 +24,9 @@ pub enum MyBasicMessageType {
     /// Sleeps, then replies.
     #[rpc]
     Slow(u64, RpcReplyPort<u64>),
+    /// Replies with the timeout its reply port carries, in ms (0: none).
+    #[rpc]
+    TimeoutSeen(RpcReplyPort<u64>),
 }
 
 /// What the basic actor saw.
@@ -75,6 +78,12 @@ impl Actor for Basic {
                 let _ = reply.send((*count, *in_order));
             }
             MyBasicMessageType::Ignore(reply) => drop(reply),
+            MyBasicMessageType::TimeoutSeen(reply) => {
+                let ms = reply
+                    .get_timeout()
+                    .map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
+                let _ = reply.send(ms);
+            }
             MyBasicMessageType::Slow(ms, reply) => {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 let _ = reply.send(ms);
