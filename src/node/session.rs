@@ -379,13 +379,7 @@ impl Actor for NodeSession {
             && let Some(change) = state.mirror.forget(cell.get_id())
         {
             tracing::warn!(peer = %state.link.peer(), error = %err, "a proxy failed");
-            let _ = state.node.cast(
-                InternalMsg::Session {
-                    id: state.id,
-                    event: SessionEvent::Proxies(vec![change]),
-                }
-                .into(),
-            );
+            state.report(SessionEvent::Proxies(vec![change]));
         }
         Ok(())
     }
@@ -405,6 +399,13 @@ impl Actor for NodeSession {
 }
 
 impl SessionState {
+    /// Tells the node server about this session.
+    fn report(&self, event: SessionEvent) {
+        let _ = self
+            .node
+            .cast(InternalMsg::Session { id: self.id, event }.into());
+    }
+
     async fn on_frame(
         &mut self,
         myself: &ActorRef<SessionMsg>,
@@ -500,13 +501,7 @@ impl SessionState {
         };
         let changes = self.mirror.apply(&myself.get_cell(), advert).await;
         if !changes.is_empty() {
-            let _ = self.node.cast(
-                InternalMsg::Session {
-                    id: self.id,
-                    event: SessionEvent::Proxies(changes),
-                }
-                .into(),
-            );
+            self.report(SessionEvent::Proxies(changes));
         }
         Ok(())
     }
@@ -539,13 +534,7 @@ impl SessionState {
                 if list.peers.len() > MAX_PEER_LIST {
                     return Err(violation("a PeerList longer than 1024 entries"));
                 }
-                let _ = self.node.cast(
-                    InternalMsg::Session {
-                        id: self.id,
-                        event: SessionEvent::PeersAdvertised(list.peers),
-                    }
-                    .into(),
-                );
+                self.report(SessionEvent::PeersAdvertised(list.peers));
                 Ok(())
             }
             body => self.on_advert(myself, body, "traffic").await,
@@ -583,17 +572,11 @@ impl SessionState {
     /// the snapshot to sync ([`SessionMsg::Sync`]).
     fn authenticated(&mut self, myself: &ActorRef<SessionMsg>, peer: Peer) {
         self.link.set_peer(&peer.name);
-        let _ = self.node.cast(
-            InternalMsg::Session {
-                id: self.id,
-                event: SessionEvent::Authenticated {
-                    peer,
-                    link: self.link.clone(),
-                    session: myself.clone(),
-                },
-            }
-            .into(),
-        );
+        self.report(SessionEvent::Authenticated {
+            peer,
+            link: self.link.clone(),
+            session: myself.clone(),
+        });
         myself.send_interval(SWEEP_EVERY, || SessionMsg::Sweep);
         self.phase = Phase::Syncing {
             sent_ready: false,
@@ -636,13 +619,7 @@ impl SessionState {
         } = self.phase
         {
             self.phase = Phase::Ready;
-            let _ = self.node.cast(
-                InternalMsg::Session {
-                    id: self.id,
-                    event: SessionEvent::Ready,
-                }
-                .into(),
-            );
+            self.report(SessionEvent::Ready);
         }
     }
 
@@ -711,13 +688,7 @@ impl SessionState {
             }
             drop(channel);
         });
-        let _ = self.node.cast(
-            InternalMsg::Session {
-                id: self.id,
-                event: SessionEvent::Closed(reason),
-            }
-            .into(),
-        );
+        self.report(SessionEvent::Closed(reason));
         myself.stop(None);
     }
 }
