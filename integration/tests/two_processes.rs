@@ -38,6 +38,20 @@ async fn a_process_with_the_wrong_cookie_is_refused() {
     let mut b = NodeProcess::start("proc-b", "cookie-two", &["--connect", &a.addr.clone()]);
     let line = b.wait_line(WAIT, "could not connect");
     assert!(line.contains("cookie"), "{line}");
-    assert!(a.list_peers().await.is_empty());
-    assert!(b.list_peers().await.is_empty());
+    // The refused session is gone on both sides (a moment after the refusal).
+    assert!(a.peers_until(WAIT, <[_]>::is_empty).await.is_empty());
+    assert!(b.peers_until(WAIT, <[_]>::is_empty).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_crashed_process_disappears_from_its_peer() {
+    let mut a = NodeProcess::start("proc-a", "shared-cookie", &[]);
+    let mut b = NodeProcess::start("proc-b", "shared-cookie", &["--connect", &a.addr.clone()]);
+    b.wait_line(WAIT, "connected to proc-a");
+    a.crash();
+    // The kernel closes the dead process's socket; the peer sees the stream fail.
+    let line = b.wait_line(WAIT, "disconnected from proc-a");
+    assert!(line.contains("transport"), "{line}");
+    let peers_b = b.peers_until(WAIT, <[_]>::is_empty).await;
+    assert!(peers_b.is_empty(), "{peers_b:?}");
 }

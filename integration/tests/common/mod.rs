@@ -79,6 +79,12 @@ impl NodeProcess {
         panic!("{} did not stop within 10 s", self.name);
     }
 
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The node's ListPeers answer.
     pub async fn list_peers(&self) -> Vec<pb::PeerInfo> {
         let mut client = ClusterNodeClient::connect(format!("http://{}", self.addr))
