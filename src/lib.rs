@@ -2,28 +2,77 @@
 //!
 //! Every link between two nodes is one bidirectional gRPC stream
 //! (`ractor_grpc.v1.ClusterNode/Session`), so a live node can be inspected with
-//! `grpcurl` and spoken to from any language that reads `proto/`.
+//! `grpcurl` and spoken to from any language that reads `proto/`. A peer's
+//! actors appear locally as proxies in the same `ractor::pg` groups, typed
+//! with the same message enum, cast and called as if they were local.
 //!
 //! ```
-//! # #[tokio::main(flavor = "current_thread")]
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use ractor::Actor;
-//! use ractor_grpc::{NodeConfig, NodeServer};
+//! use std::time::Duration;
 //!
-//! // Two nodes on loopback that share a cookie.
-//! let (a, a_handle) = Actor::spawn(None, NodeServer::new(NodeConfig::new("node-a", "cookie")), ()).await?;
-//! let (b, b_handle) = Actor::spawn(None, NodeServer::new(NodeConfig::new("node-b", "cookie")), ()).await?;
+//! use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+//! use ractor_grpc::{NodeConfig, NodeServer, RactorClusterMessage};
 //!
-//! // `connect` returns once both sides proved the cookie and synced.
-//! let b_addr = ractor_grpc::node_info(&b).await?.listen_addr;
-//! let session = ractor_grpc::connect(&a, b_addr.to_string()).await?;
-//! assert_eq!(session.peer_name.as_deref(), Some("node-b"));
+//! #[derive(RactorClusterMessage)]
+//! enum Counter {
+//!     Add(u64),
+//!     #[rpc]
+//!     Get(RpcReplyPort<u64>),
+//! }
 //!
-//! // Stopping a node ends its sessions; the peer sees the disconnect.
+//! struct CounterActor;
+//!
+//! impl Actor for CounterActor {
+//!     type Msg = Counter;
+//!     type State = u64;
+//!     type Arguments = ();
+//!     async fn pre_start(&self, _: ActorRef<Counter>, (): ()) -> Result<u64, ActorProcessingErr> {
+//!         Ok(0)
+//!     }
+//!     async fn handle(&self, _: ActorRef<Counter>, msg: Counter, total: &mut u64) -> Result<(), ActorProcessingErr> {
+//!         match msg {
+//!             Counter::Add(n) => *total += n,
+//!             Counter::Get(reply) => {
+//!                 let _ = reply.send(*total);
+//!             }
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! // Two nodes on loopback that share a cookie. (Both live in this one
+//! // process, so node-a alone offers the counter and node-b offers nothing.)
+//! let a_config = NodeConfig::new("node-a", "cookie").with_advertise_filter(|c| c.get_name().as_deref() == Some("counter"));
+//! let b_config = NodeConfig::new("node-b", "cookie").with_advertise_filter(|_| false);
+//! let (a, a_handle) = Actor::spawn(None, NodeServer::new(a_config), ()).await?;
+//! let (b, b_handle) = Actor::spawn(None, NodeServer::new(b_config), ()).await?;
+//! let (counter, _) = Actor::spawn(Some("counter".into()), CounterActor, ()).await?;
+//! ractor::pg::join("counters".into(), vec![counter.get_cell()]);
+//!
+//! // `connect` returns once both sides proved the cookie and synced, so
+//! // node-a's counter is already in node-b's view of pg group "counters".
+//! let a_addr = ractor_grpc::node_info(&a).await?.listen_addr;
+//! ractor_grpc::connect(&b, a_addr.to_string()).await?;
+//! let remote = ractor::pg::get_members(&"counters".to_owned())
+//!     .into_iter()
+//!     .find(|cell| !cell.get_id().is_local())
+//!     .map(ActorRef::<Counter>::from)
+//!     .ok_or("no remote member")?;
+//!
+//! // Casts and calls cross the gRPC session.
+//! remote.cast(Counter::Add(2))?;
+//! remote.cast(Counter::Add(40))?;
+//! let total = ractor_grpc::call(&remote, Counter::Get, Some(Duration::from_secs(5))).await?;
+//! assert_eq!(total, 42);
+//!
+//! // Stopping a node ends its sessions; the peer sees the disconnect and
+//! // the proxy leaves the group.
 //! a.stop(None);
 //! b.stop(None);
 //! a_handle.await?;
 //! b_handle.await?;
+//! counter.stop(None);
 //! # Ok(())
 //! # }
 //! ```
