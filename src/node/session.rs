@@ -36,8 +36,8 @@ use crate::{
         mirror::{AdvertBody, PeerMirror},
     },
     remote_actor::{
-        deliver,
-        link::{CallFailure, FrameTx, SessionLink},
+        deliver::Delivery,
+        link::{FrameTx, SessionLink},
         report::{Registration, Sink},
     },
 };
@@ -136,10 +136,8 @@ pub(crate) struct SessionState {
     writer: Option<JoinHandle<()>>,
     phase: Phase,
     handshake_timeout: Duration,
-    adverts: Arc<Adverts>,
     mirror: PeerMirror,
-    /// Metadata that counts casts whose payload does not decode here.
-    cast_report: Arc<Registration>,
+    delivery: Delivery,
 }
 
 /// The session actor.
@@ -166,14 +164,6 @@ fn single(body: Body) -> pb::Frame {
     }
 }
 
-/// What the reader needs to deliver traffic without the session actor.
-#[derive(Debug)]
-struct FastPath {
-    link: Arc<SessionLink>,
-    adverts: Arc<Adverts>,
-    cast_report: Arc<Registration>,
-}
-
 fn is_traffic(envelope: &pb::Envelope) -> bool {
     matches!(
         envelope.body,
@@ -193,7 +183,7 @@ fn is_traffic(envelope: &pb::Envelope) -> bool {
 async fn read_frames(
     mut inbound: Streaming<pb::Frame>,
     session: ActorRef<SessionMsg>,
-    fast: FastPath,
+    delivery: Delivery,
 ) {
     let mut fast_mode = false;
     loop {
@@ -234,17 +224,8 @@ async fn read_frames(
         }
         let mut rest = Vec::new();
         for envelope in frame.envelopes {
-            match envelope.body {
-                Some(Body::Cast(c)) => {
-                    deliver::cast(&fast.link, &fast.adverts, &fast.cast_report, c)
-                }
-                Some(Body::Call(c)) => deliver::call(&fast.link, &fast.adverts, c),
-                Some(Body::CallReply(r)) => fast.link.complete(r.tag, r.result),
-                Some(Body::CallError(e)) => {
-                    fast.link
-                        .fail(e.tag, CallFailure::from_code(e.code), &e.detail)
-                }
-                body => rest.push(pb::Envelope { body }),
+            if let Err(body) = delivery.traffic(envelope.body) {
+                rest.push(pb::Envelope { body });
             }
         }
         if !rest.is_empty()
@@ -275,15 +256,14 @@ impl Actor for NodeSession {
         };
         let (link, writer) = SessionLink::new(tx, args.max_message_size);
         let link = Arc::new(link);
-        let cast_report = Arc::new(Registration::new(Sink::Counter(
-            link.stats.undecodable.clone(),
-        )));
-        let fast = FastPath {
+        let delivery = Delivery {
             link: link.clone(),
-            adverts: args.adverts.clone(),
-            cast_report: cast_report.clone(),
+            adverts: args.adverts,
+            cast_report: Arc::new(Registration::new(Sink::Counter(
+                link.stats.undecodable.clone(),
+            ))),
         };
-        let reader = tokio::spawn(read_frames(args.inbound, myself.clone(), fast));
+        let reader = tokio::spawn(read_frames(args.inbound, myself.clone(), delivery.clone()));
         let phase = match direction {
             Direction::Inbound => Phase::AwaitHello(AwaitHello::new(args.local, fresh_nonce())),
             Direction::Outbound => {
@@ -306,8 +286,7 @@ impl Actor for NodeSession {
             writer: Some(writer),
             phase,
             handshake_timeout: args.handshake_timeout,
-            adverts: args.adverts,
-            cast_report,
+            delivery,
         })
     }
 
@@ -512,32 +491,16 @@ impl SessionState {
         myself: &ActorRef<SessionMsg>,
         env: pb::Envelope,
     ) -> Result<(), DisconnectReason> {
-        match env.body {
-            Some(Body::Cast(c)) => {
-                deliver::cast(&self.link, &self.adverts, &self.cast_report, c);
-                Ok(())
-            }
-            Some(Body::Call(c)) => {
-                deliver::call(&self.link, &self.adverts, c);
-                Ok(())
-            }
-            Some(Body::CallReply(r)) => {
-                self.link.complete(r.tag, r.result);
-                Ok(())
-            }
-            Some(Body::CallError(e)) => {
-                self.link
-                    .fail(e.tag, CallFailure::from_code(e.code), &e.detail);
-                Ok(())
-            }
-            Some(Body::Peers(list)) => {
+        match self.delivery.traffic(env.body) {
+            Ok(()) => Ok(()),
+            Err(Some(Body::Peers(list))) => {
                 if list.peers.len() > MAX_PEER_LIST {
                     return Err(violation("a PeerList longer than 1024 entries"));
                 }
                 self.report(SessionEvent::PeersAdvertised(list.peers));
                 Ok(())
             }
-            body => self.on_advert(myself, body, "traffic").await,
+            Err(body) => self.on_advert(myself, body, "traffic").await,
         }
     }
 

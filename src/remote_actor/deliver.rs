@@ -19,9 +19,37 @@ use crate::{
     registry::adverts::Adverts,
 };
 
+/// What delivering incoming traffic needs. The session actor and its reader
+/// task each hold one (the reader once the peer is ready, the session before).
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    pub(crate) link: Arc<SessionLink>,
+    pub(crate) adverts: Arc<Adverts>,
+    /// Metadata that counts casts whose payload does not decode here.
+    pub(crate) cast_report: Arc<Registration>,
+}
+
+impl Delivery {
+    /// Delivers a cast or a call, or completes one of our calls. Any other
+    /// body is handed back for the session to handle.
+    pub(crate) fn traffic(&self, body: Option<Body>) -> Result<(), Option<Body>> {
+        match body {
+            Some(Body::Cast(c)) => cast(&self.link, &self.adverts, &self.cast_report, c),
+            Some(Body::Call(c)) => call(&self.link, &self.adverts, c),
+            Some(Body::CallReply(r)) => self.link.complete(r.tag, r.result),
+            Some(Body::CallError(e)) => {
+                self.link
+                    .fail(e.tag, CallFailure::from_code(e.code), &e.detail)
+            }
+            other => return Err(other),
+        }
+        Ok(())
+    }
+}
+
 /// Delivers a cast. Casts to unknown actors are counted and logged: a cast
 /// has nobody to answer to.
-pub(crate) fn cast(link: &SessionLink, adverts: &Adverts, cast_report: &Registration, c: pb::Cast) {
+fn cast(link: &SessionLink, adverts: &Adverts, cast_report: &Registration, c: pb::Cast) {
     link.stats.casts_received.fetch_add(1, Ordering::Relaxed);
     let Some(cell) = adverts.get(c.to) else {
         link.stats.unknown_actor.fetch_add(1, Ordering::Relaxed);
@@ -55,7 +83,7 @@ fn error(tag: u64, failure: CallFailure, detail: String) -> Body {
 /// there is none. Never waits on the outbound queue: an immediate error goes
 /// out as control traffic, and the reply is awaited and sent by a task of its
 /// own, so a slow callee or a full queue never holds up reading.
-pub(crate) fn call(link: &Arc<SessionLink>, adverts: &Adverts, c: pb::Call) {
+fn call(link: &Arc<SessionLink>, adverts: &Adverts, c: pb::Call) {
     link.stats.calls_received.fetch_add(1, Ordering::Relaxed);
     let tag = c.tag;
     let Some(cell) = adverts.get(c.to) else {
