@@ -15,10 +15,7 @@ pub use serde_json;
 /// Awaits `rx`, within `timeout` if there is one; `None` if the sender was
 /// dropped or the time ran out.
 async fn recv_within<T>(rx: oneshot::Receiver<T>, timeout: Option<Duration>) -> Option<T> {
-    match timeout {
-        Some(t) => tokio::time::timeout(t, rx).await.ok()?.ok(),
-        None => rx.await.ok(),
-    }
+    crate::remote_actor::within(timeout, rx).await?.ok()
 }
 
 /// Caller side of a remote call: turns the caller's typed reply port into

@@ -139,12 +139,7 @@ where
         .get_cell()
         .send_serialized(message)
         .map_err(|_| CallError::NotRunning)?;
-    let outcome = match timeout {
-        Some(t) => tokio::time::timeout(t, rx)
-            .await
-            .map_err(|_| CallError::Timeout)?,
-        None => rx.await,
-    };
+    let outcome = super::within(timeout, rx).await.ok_or(CallError::Timeout)?;
     match outcome {
         Ok(v) => Ok(v),
         // The link reports before it drops the port, so a report is here now.

@@ -115,12 +115,7 @@ fn call(link: &Arc<SessionLink>, adverts: &Adverts, c: pb::Call) {
         // A call without a timeout must not outlive its session: when the
         // link closes nobody is left to answer to.
         let outcome = tokio::select! {
-            outcome = async {
-                match timeout {
-                    Some(t) => tokio::time::timeout(t, rx).await.ok(),
-                    None => Some(rx.await),
-                }
-            } => outcome,
+            outcome = super::within(timeout, rx) => outcome,
             () = link.ended() => return,
         };
         let answer = match outcome {
