@@ -193,9 +193,9 @@ pub(crate) struct SessionLink {
     close: Mutex<Option<oneshot::Sender<Farewell>>>,
     pending: Mutex<HashMap<u64, Pending>>,
     next_tag: AtomicU64,
-    closed: Mutex<Option<DisconnectReason>>,
-    /// Flips to `true` when the link closes, for tasks that must not outlive it.
-    ended: watch::Sender<bool>,
+    /// Why the link closed, once it has; watched by tasks that must not
+    /// outlive it.
+    closed: watch::Sender<Option<DisconnectReason>>,
     pub(crate) stats: LinkStats,
 }
 
@@ -219,8 +219,7 @@ impl SessionLink {
             close: Mutex::new(Some(close)),
             pending: Mutex::new(HashMap::new()),
             next_tag: AtomicU64::new(1),
-            closed: Mutex::new(None),
-            ended: watch::Sender::new(false),
+            closed: watch::Sender::new(None),
             stats: LinkStats::default(),
         };
         (link, writer)
@@ -305,12 +304,7 @@ impl SessionLink {
             // A huge timeout ("forever") has no deadline.
             deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
         };
-        if let Some(reason) = self
-            .closed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-        {
+        if let Some(reason) = self.closed.borrow().clone() {
             self.stats.refused.fetch_add(1, Ordering::Relaxed);
             self.finish_failed(pending, CallFailure::Disconnected, &reason.to_string());
             return;
@@ -387,8 +381,8 @@ impl SessionLink {
 
     /// Resolves when the link has closed.
     pub(crate) async fn ended(&self) {
-        let mut ended = self.ended.subscribe();
-        let _ = ended.wait_for(|e| *e).await;
+        let mut closed = self.closed.subscribe();
+        let _ = closed.wait_for(Option::is_some).await;
     }
 
     /// The counters as they are now.
@@ -417,8 +411,7 @@ impl SessionLink {
     /// farewell) if given; later sends are refused; every call in flight
     /// fails with `reason`.
     pub(crate) fn close(&self, reason: &DisconnectReason, last: Farewell) {
-        *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
-        self.ended.send_replace(true);
+        self.closed.send_replace(Some(reason.clone()));
         self.queue.close();
         if let Some(close) = self
             .close
