@@ -491,10 +491,10 @@ impl NodeServerState {
         let Some(newcomer_entry) = known(newcomer) else {
             return;
         };
-        let list = |peers: Vec<pb::KnownPeer>| pb::Frame {
-            envelopes: vec![pb::Envelope {
+        let list = |peers: Vec<pb::KnownPeer>| {
+            vec![pb::Envelope {
                 body: Some(pb::envelope::Body::Peers(pb::PeerList { peers })),
-            }],
+            }]
         };
         let others: Vec<&Entry> = self
             .sessions
@@ -518,10 +518,9 @@ impl NodeServerState {
     /// Sends advertisement changes to every session past authentication.
     /// Sessions still in the handshake get them in their snapshot instead.
     fn broadcast(&self, envelopes: Vec<pb::Envelope>) {
-        let frame = pb::Frame { envelopes };
         for e in self.sessions.values() {
             if e.info.state >= SessionState::Authenticated {
-                let _ = e.actor.cast(SessionMsg::Send(frame.clone()));
+                let _ = e.actor.cast(SessionMsg::Send(envelopes.clone()));
             }
         }
     }

@@ -97,9 +97,9 @@ pub(crate) enum SessionMsg {
     /// The node server's snapshot of this node's actors and groups: send it,
     /// then Ready.
     Sync(Vec<pb::Envelope>),
-    /// The node server sends the peer this frame (advertisement changes,
-    /// peer lists).
-    Send(pb::Frame),
+    /// The node server sends the peer these envelopes (advertisement
+    /// changes, peer lists).
+    Send(Vec<pb::Envelope>),
     /// Time to sweep abandoned calls.
     Sweep,
 }
@@ -328,8 +328,8 @@ impl Actor for NodeSession {
             },
             SessionMsg::Close(reason) => Err(reason),
             SessionMsg::Sync(envelopes) => state.send_sync(&myself, envelopes).await,
-            SessionMsg::Send(frame) => {
-                for envelope in frame.envelopes {
+            SessionMsg::Send(envelopes) => {
+                for envelope in envelopes {
                     state.link.send_control(envelope);
                 }
                 Ok(())
