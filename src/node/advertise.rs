@@ -5,7 +5,11 @@
 //! [`AdvertiseMode::NamedOrGrouped`], only named or grouped ones). Proxies of
 //! other nodes' actors are never re-advertised.
 
-use ractor::{ActorCell, ActorStatus, pg::GroupChangeMessage, registry::PidLifecycleEvent};
+use std::collections::HashSet;
+
+use ractor::{
+    ActorCell, ActorId, ActorStatus, pg::GroupChangeMessage, registry::PidLifecycleEvent,
+};
 
 use super::config::AdvertiseFilter;
 use crate::{
@@ -16,13 +20,13 @@ use crate::{
     },
 };
 
-fn is_grouped(cell: &ActorCell) -> bool {
-    let id = cell.get_id();
-    ractor::pg::which_scopes_and_groups().iter().any(|key| {
-        ractor::pg::get_scoped_local_members(&key.get_scope(), &key.get_group())
-            .iter()
-            .any(|m| m.get_id() == id)
-    })
+/// Every local actor in some pg group, found with one pass over the groups.
+fn grouped_ids() -> HashSet<ActorId> {
+    ractor::pg::which_scopes_and_groups()
+        .iter()
+        .flat_map(|key| ractor::pg::get_scoped_local_members(&key.get_scope(), &key.get_group()))
+        .map(|cell| cell.get_id())
+        .collect()
 }
 
 /// What decides which actors are advertised.
@@ -32,8 +36,10 @@ pub(crate) struct Policy {
     pub(crate) filter: Option<AdvertiseFilter>,
 }
 
-/// Whether `cell` is offered to peers under `policy`.
-pub(crate) fn advertisable(cell: &ActorCell, policy: &Policy) -> bool {
+/// Whether `cell` is offered to peers under `policy`; `in_group` says whether
+/// it belongs to a pg group (the callers know without scanning pg: a join
+/// arrives as its own event).
+pub(crate) fn advertisable(cell: &ActorCell, policy: &Policy, in_group: bool) -> bool {
     // A late pg or spawn event can arrive after the actor's Terminate; a
     // stopping actor is never (re)advertised.
     cell.get_status() < ActorStatus::Stopping
@@ -42,7 +48,7 @@ pub(crate) fn advertisable(cell: &ActorCell, policy: &Policy) -> bool {
         && policy.filter.as_ref().is_none_or(|f| f.allows(cell))
         && match policy.mode {
             AdvertiseMode::AllRemotable => true,
-            AdvertiseMode::NamedOrGrouped => cell.get_name().is_some() || is_grouped(cell),
+            AdvertiseMode::NamedOrGrouped => cell.get_name().is_some() || in_group,
         }
 }
 
@@ -59,9 +65,13 @@ fn envelope(body: Body) -> pb::Envelope {
 
 /// Fills `adverts` with the actors that exist now (at node start).
 pub(crate) fn scan(adverts: &Adverts, mode: &Policy) {
+    let grouped = match mode.mode {
+        AdvertiseMode::AllRemotable => HashSet::new(),
+        AdvertiseMode::NamedOrGrouped => grouped_ids(),
+    };
     for cell in ractor::registry::get_all_pids() {
         if let Some(pid) = local_pid(&cell)
-            && advertisable(&cell, mode)
+            && advertisable(&cell, mode, grouped.contains(&cell.get_id()))
         {
             adverts.insert(pid, cell);
         }
@@ -111,7 +121,9 @@ pub(crate) fn on_pid_event(
     match event {
         PidLifecycleEvent::Spawn(cell) => {
             let pid = local_pid(&cell)?;
-            (advertisable(&cell, mode) && adverts.insert(pid, cell.clone())).then(|| {
+            // A fresh actor is in no group yet; if it joins one, that join
+            // arrives as its own event and advertises it then.
+            (advertisable(&cell, mode, false) && adverts.insert(pid, cell.clone())).then(|| {
                 envelope(Body::Spawned(pb::ActorSpawned {
                     actor: Some(actor_ref(pid, &cell)),
                 }))
@@ -145,7 +157,7 @@ pub(crate) fn on_pg_event(
                 }
                 // Joining a group can make an actor advertisable.
                 if !adverts.contains(pid)
-                    && advertisable(&cell, mode)
+                    && advertisable(&cell, mode, true)
                     && adverts.insert(pid, cell.clone())
                 {
                     out.push(envelope(Body::Spawned(pb::ActorSpawned {
