@@ -1,41 +1,22 @@
 //! The issue's example between two OS processes.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+mod common;
+
+use std::process::Command;
+
+use common::NodeProcess;
 
 #[test]
 fn the_issue_example_works_between_two_processes() {
     let bin = env!("CARGO_BIN_EXE_example_pair");
-    let mut server = Command::new(bin)
-        .args(["serve", "--name", "proc-server"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("server starts");
-    let stdout = server.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("listening line");
-        if let Some(addr) = line.strip_prefix("[proc-server] listening on ") {
-            break addr.to_owned();
-        }
-    };
+    let mut serve = Command::new(bin);
+    serve.args(["serve", "--name", "proc-server"]);
+    let server = NodeProcess::launch("proc-server", serve);
     let output = Command::new(bin)
-        .args(["use", "--name", "proc-client", "--connect", &addr])
+        .args(["use", "--name", "proc-client", "--connect", &server.addr])
         .output()
         .expect("client runs");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

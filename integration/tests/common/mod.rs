@@ -1,4 +1,5 @@
-//! Runs `node` processes for multi-process tests.
+//! Runs node processes (the `node` binary and scenario binaries) for
+//! multi-process tests.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -23,14 +24,22 @@ impl NodeProcess {
     /// Starts `node --name NAME --cookie COOKIE EXTRA...` and waits (at most
     /// 20 s) for its `listening on` line.
     pub fn start(name: &str, cookie: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_node"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_node"));
+        command
             .args(["--name", name, "--cookie", cookie])
-            .args(extra)
+            .args(extra);
+        Self::launch(name, command)
+    }
+
+    /// Runs `command`, a process that prints `... listening on ADDR`, and
+    /// waits (at most 20 s) for that line.
+    pub fn launch(name: &str, mut command: Command) -> Self {
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("node starts");
+            .expect("process starts");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
