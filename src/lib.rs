@@ -77,30 +77,37 @@
 //! # }
 //! ```
 
+// Modules, lowest first: each imports only modules above it in this list.
 mod auth;
+mod counters;
 mod node;
 pub mod pb;
+mod private;
+mod reason;
+pub mod registry;
+mod remote_actor;
+mod reply;
+mod service;
+mod transport;
+pub mod wire;
 #[doc(hidden)]
 pub mod __private {
     //! Support for generated code; not public API.
     pub use crate::private::*;
 }
-mod private;
-mod reason;
-pub mod registry;
-mod remote_actor;
-mod service;
-pub mod wire;
 
 pub use auth::Cookie;
+pub use counters::SessionCounters;
 pub use node::{
     AdvertiseFilter, ConnectError, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_MAX_MESSAGE_SIZE, Direction, GroupInfo, GroupMember, HeartbeatConfig, LocalActorInfo,
-    NodeConfig, NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage, NodeServerState,
-    NodeStopped, SessionCounters, SessionId, SessionInfo, SessionState, client_connect, connect,
-    list_actors, list_groups, list_sessions, node_info, subscribe, unsubscribe,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SHUTDOWN_GRACE, GroupInfo, GroupMember, HeartbeatConfig,
+    LocalActorInfo, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage,
+    NodeServerState, SessionId, SessionInfo, SessionState, client_connect, connect, list_actors,
+    list_groups, list_sessions, node_info, subscribe, unsubscribe,
 };
 pub use ractor_grpc_derive::{RactorClusterMessage, RactorMessage};
 pub use reason::{DisconnectCause, DisconnectReason};
-pub use remote_actor::{CallError, call};
+pub use remote_actor::{CallError, CallErrorKind, call};
+pub use reply::NodeStopped;
+pub use transport::Direction;
 pub use wire::{Wire, WireError};

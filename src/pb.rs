@@ -27,5 +27,12 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 /// report it.
 pub const CLUSTER_NODE_SERVICE: &str = "ractor_grpc.v1.ClusterNode";
 
+impl From<envelope::Body> for Envelope {
+    /// The envelope that carries `body`.
+    fn from(body: envelope::Body) -> Self {
+        Self { body: Some(body) }
+    }
+}
+
 #[cfg(test)]
 mod tests;

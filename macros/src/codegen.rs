@@ -237,7 +237,7 @@ fn decode(v: &Variant) -> TokenStream {
         .enumerate()
         .map(|(i, _)| match &v.kind {
             Kind::Call { port, reply } if *port == i => {
-                quote_spanned!(reply.span()=> ::ractor_grpc::__private::bytes_to_typed_port::<#reply>(__reply))
+                quote_spanned!(reply.span()=> ::ractor_grpc::__private::bytes_to_typed_port::<#reply>(__reply, __metadata.as_deref()))
             }
             _ => binding(i).into_token_stream(),
         })

@@ -14,10 +14,7 @@ use ractor::{
 use super::config::AdvertiseFilter;
 use crate::{
     pb::{self, envelope::Body},
-    registry::{
-        AdvertiseMode,
-        adverts::{Adverts, local_pid},
-    },
+    registry::{AdvertiseMode, Adverts, local_pid},
 };
 
 /// Every local actor in some pg group, found with one pass over the groups.
@@ -59,10 +56,6 @@ fn actor_ref(pid: u64, cell: &ActorCell) -> pb::ActorRef {
     }
 }
 
-fn envelope(body: Body) -> pb::Envelope {
-    pb::Envelope { body: Some(body) }
-}
-
 /// Fills `adverts` with the actors that exist now (at node start).
 pub(crate) fn scan(adverts: &Adverts, mode: &Policy) {
     let grouped = match mode.mode {
@@ -85,7 +78,7 @@ pub(crate) fn snapshot(adverts: &Adverts) -> Vec<pb::Envelope> {
         .all()
         .iter()
         .map(|(pid, cell)| {
-            envelope(Body::Spawned(pb::ActorSpawned {
+            pb::Envelope::from(Body::Spawned(pb::ActorSpawned {
                 actor: Some(actor_ref(*pid, cell)),
             }))
         })
@@ -102,7 +95,7 @@ pub(crate) fn snapshot(adverts: &Adverts) -> Vec<pb::Envelope> {
                 })
                 .collect();
         if !actors.is_empty() {
-            out.push(envelope(Body::PgJoined(pb::PgJoined {
+            out.push(pb::Envelope::from(Body::PgJoined(pb::PgJoined {
                 scope: key.get_scope(),
                 group: key.get_group(),
                 actors,
@@ -124,7 +117,7 @@ pub(crate) fn on_pid_event(
             // A fresh actor is in no group yet; if it joins one, that join
             // arrives as its own event and advertises it then.
             (advertisable(&cell, mode, false) && adverts.insert(pid, cell.clone())).then(|| {
-                envelope(Body::Spawned(pb::ActorSpawned {
+                pb::Envelope::from(Body::Spawned(pb::ActorSpawned {
                     actor: Some(actor_ref(pid, &cell)),
                 }))
             })
@@ -133,7 +126,7 @@ pub(crate) fn on_pid_event(
             let pid = local_pid(&cell)?;
             adverts
                 .remove(pid)
-                .then(|| envelope(Body::Terminated(pb::ActorTerminated { pid })))
+                .then(|| pb::Envelope::from(Body::Terminated(pb::ActorTerminated { pid })))
         }
     }
 }
@@ -160,7 +153,7 @@ pub(crate) fn on_pg_event(
                     && advertisable(&cell, mode, true)
                     && adverts.insert(pid, cell.clone())
                 {
-                    out.push(envelope(Body::Spawned(pb::ActorSpawned {
+                    out.push(pb::Envelope::from(Body::Spawned(pb::ActorSpawned {
                         actor: Some(actor_ref(pid, &cell)),
                     })));
                 }
@@ -169,7 +162,7 @@ pub(crate) fn on_pg_event(
                 }
             }
             if !actors.is_empty() {
-                out.push(envelope(Body::PgJoined(pb::PgJoined {
+                out.push(pb::Envelope::from(Body::PgJoined(pb::PgJoined {
                     scope,
                     group,
                     actors,
@@ -186,7 +179,11 @@ pub(crate) fn on_pg_event(
             if pids.is_empty() {
                 Vec::new()
             } else {
-                vec![envelope(Body::PgLeft(pb::PgLeft { scope, group, pids }))]
+                vec![pb::Envelope::from(Body::PgLeft(pb::PgLeft {
+                    scope,
+                    group,
+                    pids,
+                }))]
             }
         }
     }

@@ -1,29 +1,15 @@
 //! The functions users call on a running [`NodeServer`](crate::NodeServer).
 
-use ractor::{ActorRef, rpc::CallResult};
+use ractor::ActorRef;
 
 use super::{
     connect::ConnectError,
     events::NodeEventSubscription,
     info::{NodeInfo, SessionInfo},
     introspect::{GroupInfo, LocalActorInfo},
-    server::NodeServerMessage,
+    messages::NodeServerMessage,
 };
-
-/// The node server is not running (it stopped, or never started).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the node server is not running")]
-pub struct NodeStopped;
-
-async fn ask<T: Send + 'static>(
-    node: &ActorRef<NodeServerMessage>,
-    msg: impl FnOnce(ractor::RpcReplyPort<T>) -> NodeServerMessage,
-) -> Result<T, NodeStopped> {
-    match node.call(msg, None).await {
-        Ok(CallResult::Success(v)) => Ok(v),
-        _ => Err(NodeStopped),
-    }
-}
+use crate::reply::{NodeStopped, ask};
 
 /// Dials the node at `addr` (`host:port`) and waits until the session is
 /// authenticated and the first sync is done.

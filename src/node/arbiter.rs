@@ -20,7 +20,8 @@ use std::collections::HashMap;
 
 use crate::reason::{DisconnectCause, DisconnectReason};
 
-use super::info::{Direction, SessionId};
+use super::info::SessionId;
+use crate::transport::Direction;
 
 #[derive(Debug)]
 struct Claim {

@@ -6,7 +6,7 @@ use ractor::ActorCell;
 
 use serde::Deserialize;
 
-use crate::{auth::Cookie, registry::AdvertiseMode};
+use crate::{auth::Cookie, registry::AdvertiseMode, transport::Http2};
 
 /// How a node joins peers into a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -50,6 +50,8 @@ impl Default for HeartbeatConfig {
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// Default deadline for a session's handshake and first sync.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time a stopping node gives its sessions and connections to end.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Everything a [`NodeServer`](crate::NodeServer) needs to start.
 ///
@@ -81,6 +83,8 @@ pub struct NodeConfig {
     handshake_timeout: Duration,
     #[serde(default)]
     heartbeat: HeartbeatConfig,
+    #[serde(default = "default_shutdown_grace", with = "millis")]
+    shutdown_grace: Duration,
     #[serde(default)]
     advertise: AdvertiseMode,
     #[serde(skip)]
@@ -116,6 +120,7 @@ impl NodeConfig {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             heartbeat: HeartbeatConfig::default(),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             advertise: AdvertiseMode::default(),
             advertise_filter: None,
         }
@@ -155,6 +160,15 @@ impl NodeConfig {
     #[must_use]
     pub fn with_heartbeat(mut self, heartbeat: HeartbeatConfig) -> Self {
         self.heartbeat = heartbeat;
+        self
+    }
+
+    /// How long a stopping node waits for its sessions to say goodbye, and
+    /// then for its open connections to finish, before it drops them
+    /// (default 2 s each).
+    #[must_use]
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
         self
     }
 
@@ -218,8 +232,23 @@ impl NodeConfig {
         self.heartbeat
     }
 
+    /// The shutdown grace period.
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace
+    }
+
     pub(crate) fn cookie(&self) -> &Cookie {
         &self.cookie
+    }
+
+    /// The HTTP/2 settings of this node's connections, both ways.
+    pub(crate) fn http2(&self) -> Http2 {
+        Http2 {
+            max_message_size: self.max_message_size,
+            open_timeout: self.handshake_timeout,
+            keepalive_interval: self.heartbeat.interval,
+            keepalive_timeout: self.heartbeat.timeout,
+        }
     }
 
     /// Checks the settings a node cannot run with.
@@ -253,6 +282,10 @@ fn default_max_message_size() -> usize {
 
 fn default_handshake_timeout() -> Duration {
     DEFAULT_HANDSHAKE_TIMEOUT
+}
+
+fn default_shutdown_grace() -> Duration {
+    DEFAULT_SHUTDOWN_GRACE
 }
 
 fn cookie_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Cookie, D::Error> {

@@ -1,21 +1,8 @@
-//! Dialling a peer: opening the Session stream, and the connect errors.
+//! Why a connect failed.
 
-use std::time::Duration;
-
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{
-    Streaming,
-    transport::{Channel, Endpoint},
-};
-
-use super::{
-    config::{HeartbeatConfig, NodeConfig},
-    session::OUTBOUND_QUEUE_FRAMES,
-};
 use crate::{
-    pb::{self, cluster_node_client::ClusterNodeClient},
     reason::{DisconnectCause, DisconnectReason},
+    transport::DialError,
 };
 
 /// Why [`connect`](crate::connect) or [`client_connect`](crate::client_connect)
@@ -80,88 +67,12 @@ impl ConnectError {
     }
 }
 
-/// What a dial needs from the node's settings.
-#[derive(Debug, Clone)]
-pub(crate) struct DialSettings {
-    max_message_size: usize,
-    timeout: Duration,
-    heartbeat: HeartbeatConfig,
-}
-
-impl DialSettings {
-    pub(crate) fn from_config(config: &NodeConfig) -> Self {
-        Self {
-            max_message_size: config.max_message_size(),
-            timeout: config.handshake_timeout(),
-            heartbeat: config.heartbeat(),
+impl From<DialError> for ConnectError {
+    fn from(e: DialError) -> Self {
+        match e {
+            DialError::InvalidAddress { addr, detail } => Self::InvalidAddress { addr, detail },
+            DialError::Unreachable { addr, detail } => Self::Unreachable { addr, detail },
+            DialError::Timeout => Self::Timeout,
         }
     }
-}
-
-/// A Session stream this node opened.
-#[derive(Debug)]
-pub(crate) struct OpenStream {
-    pub(crate) inbound: Streaming<pb::Frame>,
-    pub(crate) tx: mpsc::Sender<pb::Frame>,
-    pub(crate) channel: Channel,
-}
-
-/// Turns `host:port` into a URI tonic can dial; full URIs pass through.
-fn uri_for(addr: &str) -> String {
-    if addr.contains("://") {
-        addr.to_owned()
-    } else {
-        format!("http://{addr}")
-    }
-}
-
-/// Connects to `addr` and opens a Session stream on a connection of its own.
-pub(crate) async fn open_stream(addr: &str, s: &DialSettings) -> Result<OpenStream, ConnectError> {
-    let unreachable = |detail: String| ConnectError::Unreachable {
-        addr: addr.to_owned(),
-        detail,
-    };
-    let endpoint =
-        Endpoint::from_shared(uri_for(addr)).map_err(|e| ConnectError::InvalidAddress {
-            addr: addr.to_owned(),
-            detail: e.to_string(),
-        })?;
-    let endpoint = endpoint
-        .connect_timeout(s.timeout)
-        .tcp_nodelay(true)
-        .initial_stream_window_size(crate::service::STREAM_WINDOW)
-        .initial_connection_window_size(crate::service::CONNECTION_WINDOW)
-        .max_frame_size(crate::service::MAX_FRAME)
-        .http2_keep_alive_interval(s.heartbeat.interval)
-        .keep_alive_timeout(s.heartbeat.timeout)
-        .keep_alive_while_idle(true);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| unreachable(error_chain(&e)))?;
-    let mut client = ClusterNodeClient::new(channel.clone())
-        .max_decoding_message_size(s.max_message_size)
-        .max_encoding_message_size(s.max_message_size);
-    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
-    let response = tokio::time::timeout(s.timeout, client.session(ReceiverStream::new(rx)))
-        .await
-        .map_err(|_| ConnectError::Timeout)?
-        .map_err(|status| unreachable(format!("{:?}: {}", status.code(), status.message())))?;
-    Ok(OpenStream {
-        inbound: response.into_inner(),
-        tx,
-        channel,
-    })
-}
-
-/// The error and its sources, as one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

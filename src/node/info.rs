@@ -1,4 +1,5 @@
-//! What a node reports about itself and its sessions.
+//! What a node reports about itself and its sessions: plain data, filled in
+//! by the session table and read by users and the gRPC service.
 
 use std::{
     net::SocketAddr,
@@ -6,19 +7,10 @@ use std::{
 };
 
 use super::config::ConnectionMode;
-use crate::pb;
+use crate::{counters::SessionCounters, pb, transport::Direction};
 
 /// The node-local id of a session, unique for the life of the process.
 pub type SessionId = u64;
-
-/// Which side opened a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// This node dialled the peer.
-    Outbound,
-    /// The peer dialled this node.
-    Inbound,
-}
 
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -56,30 +48,27 @@ pub struct SessionInfo {
     pub remote_actors: usize,
 }
 
-/// Traffic counters of one session.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SessionCounters {
-    /// Casts sent to the peer's actors.
-    pub casts_sent: u64,
-    /// Calls sent to the peer's actors.
-    pub calls_sent: u64,
-    /// Casts received for this node's actors.
-    pub casts_received: u64,
-    /// Calls received for this node's actors.
-    pub calls_received: u64,
-    /// Messages refused because the session had ended (the sender was told).
-    pub refused: u64,
-    /// Casts for actors this node does not advertise (dropped and logged).
-    pub unknown_actor: u64,
-    /// Casts whose payload did not decode at the target (dropped and logged).
-    pub undecodable: u64,
-    /// Calls sent and not yet answered.
-    pub calls_in_flight: u64,
-    /// Bytes of envelopes queued towards the peer right now.
-    pub queued_bytes: u64,
-}
-
 impl SessionInfo {
+    /// A session whose stream just opened.
+    pub(crate) fn opened(
+        id: SessionId,
+        direction: Direction,
+        peer_addr: Option<SocketAddr>,
+    ) -> Self {
+        Self {
+            id,
+            peer_name: None,
+            peer_addr,
+            peer_listen_addr: None,
+            direction,
+            state: SessionState::Handshake,
+            connected_since: SystemTime::now(),
+            protocol_version: None,
+            counters: SessionCounters::default(),
+            remote_actors: 0,
+        }
+    }
+
     pub(crate) fn to_pb(&self) -> pb::PeerInfo {
         pb::PeerInfo {
             session_id: self.id,

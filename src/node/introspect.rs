@@ -1,10 +1,11 @@
-//! Answers to ListActors and ListGroups.
+//! Answers to ListActors and ListGroups, from the advertised actors, pg and
+//! the session table's proxy owners.
 
 use std::collections::HashMap;
 
 use ractor::ActorId;
 
-use crate::{pb, registry::adverts::Adverts};
+use crate::{pb, registry::Adverts};
 
 /// A local actor this node advertises.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,12 @@
 //! session actor per Session stream. Everything a user does with a node goes
 //! through the functions re-exported at the crate root ([`connect`],
 //! [`node_info`], [`list_sessions`], [`subscribe`], ...).
+//!
+//! Inside, one concept per module, leaves first: settings (`config`), what
+//! a node reports (`info`, `introspect`), the messages that travel
+//! (`messages`), the rules without I/O (`session`'s machine, `arbiter`,
+//! `waiters`, `table`, `subscribers`, `advertise`), and the actors that drive
+//! them (`session`, `server`).
 
 mod advertise;
 mod api;
@@ -14,21 +20,26 @@ mod connect;
 mod events;
 mod info;
 mod introspect;
+mod lifecycle;
+mod messages;
 mod server;
 mod session;
+mod subscribers;
+mod table;
+mod waiters;
 
 pub use api::{
-    NodeStopped, client_connect, connect, list_actors, list_groups, list_sessions, node_info,
-    subscribe, unsubscribe,
+    client_connect, connect, list_actors, list_groups, list_sessions, node_info, subscribe,
+    unsubscribe,
 };
 pub use config::{
     AdvertiseFilter, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE,
-    HeartbeatConfig, NodeConfig,
+    DEFAULT_SHUTDOWN_GRACE, HeartbeatConfig, NodeConfig,
 };
 pub use connect::ConnectError;
 pub use events::NodeEventSubscription;
-pub use info::{Direction, NodeInfo, SessionCounters, SessionId, SessionInfo, SessionState};
+pub use info::{NodeInfo, SessionId, SessionInfo, SessionState};
 pub use introspect::{GroupInfo, GroupMember, LocalActorInfo};
-pub(crate) use server::{Accepted, InternalMsg};
-pub use server::{NodeServer, NodeServerMessage, NodeServerState};
-pub(crate) use session::OUTBOUND_QUEUE_FRAMES;
+pub(crate) use messages::InternalMsg;
+pub use messages::NodeServerMessage;
+pub use server::{NodeServer, NodeServerState};

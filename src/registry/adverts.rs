@@ -1,8 +1,9 @@
 //! The local actors this node offers to its peers.
 //!
 //! The node server keeps this table from ractor's pid registry and pg
-//! events; sessions read it to authorize incoming casts and calls (only an
-//! advertised, remotable actor may be addressed from outside).
+//! events; sessions read it (as [`LocalActors`]) to authorize incoming casts
+//! and calls: only an advertised, remotable actor may be addressed from
+//! outside.
 
 use std::{
     collections::HashMap,
@@ -10,6 +11,8 @@ use std::{
 };
 
 use ractor::{ActorCell, ActorId};
+
+use crate::remote_actor::LocalActors;
 
 /// Which local actors a node advertises to its peers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -38,15 +41,17 @@ pub(crate) fn local_pid(cell: &ActorCell) -> Option<u64> {
     }
 }
 
-impl Adverts {
-    pub(crate) fn get(&self, pid: u64) -> Option<ActorCell> {
+impl LocalActors for Adverts {
+    fn get(&self, pid: u64) -> Option<ActorCell> {
         self.actors
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&pid)
             .cloned()
     }
+}
 
+impl Adverts {
     /// Adds `cell`; `true` if it was not advertised before.
     pub(crate) fn insert(&self, pid: u64, cell: ActorCell) -> bool {
         self.actors

@@ -1,8 +1,13 @@
 //! Finding a peer's actors by name.
+//!
+//! The node server holds the directory of its sessions' proxies; these
+//! functions send it a [`Lookup`]. They name no node type: a node server's
+//! message type accepts a `Lookup` through `From`, which keeps this module
+//! below the node in the module order.
 
-use ractor::{ActorCell, ActorRef};
+use ractor::{ActorCell, ActorRef, Message, RpcReplyPort};
 
-use crate::node::{NodeServerMessage, NodeStopped};
+use crate::reply::{NodeStopped, ask};
 
 /// A peer's actor as this node knows it.
 #[derive(Debug, Clone)]
@@ -17,44 +22,57 @@ pub struct RemoteActorInfo {
     pub cell: ActorCell,
 }
 
+/// A name lookup a node server answers: the proxies of peers' actors named
+/// `name`, on `peer` only if given, ordered by peer.
+#[derive(Debug)]
+pub struct Lookup {
+    /// Only this peer, or all.
+    pub peer: Option<String>,
+    /// The actor name.
+    pub name: String,
+    /// Where the matches go.
+    pub reply: RpcReplyPort<Vec<RemoteActorInfo>>,
+}
+
 /// The actor named `name` on the peer `peer`, if that peer advertises one.
+/// `node` is a [`NodeServer`](crate::NodeServer).
 ///
 /// # Errors
 /// [`NodeStopped`] if the node server is not running.
-pub async fn where_is(
-    node: &ActorRef<NodeServerMessage>,
+pub async fn where_is<N>(
+    node: &ActorRef<N>,
     peer: &str,
     name: &str,
-) -> Result<Option<ActorCell>, NodeStopped> {
+) -> Result<Option<ActorCell>, NodeStopped>
+where
+    N: Message + From<Lookup>,
+{
     let found = lookup(node, Some(peer.to_owned()), name.to_owned()).await?;
     Ok(found.into_iter().next().map(|a| a.cell))
 }
 
 /// Every actor named `name` on any peer, one entry per peer that has one,
-/// ordered by peer name.
+/// ordered by peer name. `node` is a [`NodeServer`](crate::NodeServer).
 ///
 /// # Errors
 /// [`NodeStopped`] if the node server is not running.
-pub async fn where_is_all(
-    node: &ActorRef<NodeServerMessage>,
+pub async fn where_is_all<N>(
+    node: &ActorRef<N>,
     name: &str,
-) -> Result<Vec<RemoteActorInfo>, NodeStopped> {
+) -> Result<Vec<RemoteActorInfo>, NodeStopped>
+where
+    N: Message + From<Lookup>,
+{
     lookup(node, None, name.to_owned()).await
 }
 
-async fn lookup(
-    node: &ActorRef<NodeServerMessage>,
+async fn lookup<N>(
+    node: &ActorRef<N>,
     peer: Option<String>,
     name: String,
-) -> Result<Vec<RemoteActorInfo>, NodeStopped> {
-    match node
-        .call(
-            |reply| NodeServerMessage::WhereIs { peer, name, reply },
-            None,
-        )
-        .await
-    {
-        Ok(ractor::rpc::CallResult::Success(v)) => Ok(v),
-        _ => Err(NodeStopped),
-    }
+) -> Result<Vec<RemoteActorInfo>, NodeStopped>
+where
+    N: Message + From<Lookup>,
+{
+    ask(node, |reply| Lookup { peer, name, reply }.into()).await
 }

@@ -1,5 +1,9 @@
 //! What a session knows of its peer's actors: one proxy per advertised actor,
 //! joined to the same pg groups, under a node id unique to this session.
+//!
+//! Owns the proxies of one session and their pg memberships; reports each
+//! change so the node's directory can answer lookups. Never touches the
+//! stream: proxies send through the session's link.
 
 use std::{
     collections::HashMap,
@@ -14,10 +18,7 @@ use tracing::{debug, warn};
 
 use crate::{
     pb,
-    remote_actor::{
-        link::SessionLink,
-        proxy::{ProxyMsg, ProxyState, RemoteActor},
-    },
+    remote_actor::{ProxyMsg, ProxyState, RemoteActor, SessionLink},
 };
 
 /// Node ids for remote `ActorId`s: never 0, never reused in this process, so
@@ -171,10 +172,15 @@ impl PeerMirror {
         Some(ProxyChange::Down { pid })
     }
 
-    /// Stops every proxy (the session ended); their pg memberships go with them.
-    pub(crate) fn stop_all(&mut self, reason: &str) {
+    /// Ends every proxy (the session ended); their pg memberships go with
+    /// them. Each first drains its mailbox into the closed link, so a call
+    /// still queued in it fails as a disconnect and a queued cast is counted
+    /// as refused, rather than vanishing with the mailbox.
+    pub(crate) fn stop_all(&mut self) {
         for (_, p) in self.proxies.drain() {
-            p.stop(Some(reason.to_owned()));
+            if p.drain().is_err() {
+                p.stop(None);
+            }
         }
     }
 }

@@ -13,62 +13,13 @@ use ractor::{
 use tokio::sync::oneshot;
 
 use super::{
-    link::CallFailure,
+    error::CallError,
     report::{Registration, Sink},
 };
-use crate::wire::Wire;
-
-/// Why [`call`] got no reply.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CallError {
-    /// The timeout passed without a reply.
-    #[error("no reply within the timeout")]
-    Timeout,
-    /// The peer has no advertised actor with that id (it stopped, or never
-    /// was remotable).
-    #[error("unknown actor: {0}")]
-    UnknownActor(String),
-    /// The callee's node could not decode the message as the actor's type.
-    #[error("the message does not decode at the callee: {0}")]
-    Undecodable(String),
-    /// The callee dropped the reply port without replying (or its reply did
-    /// not decode here).
-    #[error("the callee dropped the reply port: {0}")]
-    Dropped(String),
-    /// The callee stopped before it replied.
-    #[error("the callee stopped: {0}")]
-    ActorStopped(String),
-    /// The session with the callee's node ended before the reply.
-    #[error("the peer disconnected: {0}")]
-    Disconnected(String),
-    /// The message is larger than the session's max message size.
-    #[error("the message is too large: {0}")]
-    TooLarge(String),
-    /// The actor (or its proxy) is not running.
-    #[error("the actor is not running")]
-    NotRunning,
-    /// The message cannot be sent to a remote actor (its type is not a
-    /// `RactorClusterMessage`, or the builder made a cast variant).
-    #[error("the message cannot be sent as a remote call")]
-    NotRemotable,
-}
-
-impl CallError {
-    fn from_report(report: &str) -> Self {
-        let (word, detail) = report.split_once(": ").unwrap_or((report, ""));
-        let detail = detail.to_owned();
-        match CallFailure::from_str(word) {
-            Some(CallFailure::UnknownActor) => Self::UnknownActor(detail),
-            Some(CallFailure::Undecodable) => Self::Undecodable(detail),
-            Some(CallFailure::ActorStopped) => Self::ActorStopped(detail),
-            Some(CallFailure::Timeout) => Self::Timeout,
-            Some(CallFailure::Disconnected) => Self::Disconnected(detail),
-            Some(CallFailure::TooLarge) => Self::TooLarge(detail),
-            Some(CallFailure::Dropped) | None => Self::Dropped(detail),
-        }
-    }
-}
+use crate::{
+    reply,
+    wire::{Wire, from_bytes},
+};
 
 /// Calls `actor` (local or remote) and waits for the reply, like
 /// `ActorRef::call`, but a failure comes back as a [`CallError`] that says
@@ -76,7 +27,7 @@ impl CallError {
 /// disconnect or timeout. Failures end the call at once, not at its timeout.
 ///
 /// # Errors
-/// See [`CallError`].
+/// See [`CallError`]; [`CallError::kind`] tells the kinds apart.
 ///
 /// # Examples
 /// ```no_run
@@ -113,45 +64,45 @@ where
             Err(_) => Err(CallError::NotRemotable),
         };
     }
-    let (tx, rx) = oneshot::channel::<T>();
-    let port = match timeout {
-        Some(t) => RpcReplyPort::from((tx, t)),
-        None => RpcReplyPort::from(tx),
-    };
-    let Ok(SerializedMessage::Call {
-        variant,
-        args,
-        reply,
-        ..
-    }) = build(port).serialize()
+    // The typed port is only there to build the message: this function
+    // reads the reply bytes itself, so it alone decides on a timeout and can
+    // say when the reply does not decode.
+    let (typed, _) = oneshot::channel::<T>();
+    let Ok(SerializedMessage::Call { variant, args, .. }) =
+        build(reply::port(typed, timeout)).serialize()
     else {
         return Err(CallError::NotRemotable);
     };
+    let (tx, rx) = oneshot::channel::<Vec<u8>>();
     let (report_tx, mut report_rx) = oneshot::channel();
     let registration = Registration::new(Sink::Call(report_tx));
     let message = SerializedMessage::Call {
         variant,
         args,
-        reply,
+        reply: reply::port(tx, timeout),
         metadata: Some(registration.metadata()),
     };
     actor
         .get_cell()
         .send_serialized(message)
         .map_err(|_| CallError::NotRunning)?;
-    let outcome = super::within(timeout, rx).await.ok_or(CallError::Timeout)?;
-    match outcome {
-        Ok(v) => Ok(v),
-        // The link reports before it drops the port, so a report is here now.
-        Err(_) => Err(match report_rx.try_recv() {
-            Ok(report) => CallError::from_report(&report),
+    match reply::within(timeout, rx).await {
+        None => Err(CallError::Timeout),
+        Some(Ok(bytes)) => from_bytes::<T>(&bytes).map_err(|e| {
+            CallError::Undecodable(format!(
+                "the reply does not decode as {}: {e}",
+                std::any::type_name::<T>()
+            ))
+        }),
+        // Whoever dropped the port reported why first.
+        Some(Err(_)) => Err(match report_rx.try_recv() {
+            Ok(error) => error,
             // The call was still in the proxy's mailbox when the proxy
-            // stopped (its actor stopped, or the session ended).
+            // stopped: its actor stopped on the peer.
             Err(_) if actor.get_status() >= ActorStatus::Stopping => CallError::ActorStopped(
-                "the proxy stopped before the call left: the actor stopped or the session ended"
-                    .into(),
+                "the proxy stopped before the call left: the actor stopped on its node".into(),
             ),
-            Err(_) => CallError::Dropped("no reply arrived (or the reply did not decode)".into()),
+            Err(_) => CallError::Dropped("the call was dropped before it left this node".into()),
         }),
     }
 }

@@ -10,7 +10,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex, OnceLock, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     time::Instant,
@@ -21,52 +21,15 @@ use tokio::{
     sync::{Semaphore, mpsc, oneshot, watch},
     task::JoinHandle,
 };
-use tonic::Status;
-use tracing::warn;
+use tracing::{debug, warn};
 
-use super::{
-    report,
-    writer::{self, Farewell, Outgoing},
-};
+use super::{error::CallError, report};
 use crate::{
+    counters::{LinkStats, SessionCounters, bump},
     pb::{self, envelope::Body},
     reason::DisconnectReason,
+    transport::{Farewell, FrameTx, Outgoing, framed_len, run_writer},
 };
-
-/// The sending half of a Session stream, as either side holds it.
-#[derive(Debug, Clone)]
-pub(crate) enum FrameTx {
-    /// This node serves the stream: frames (and a final status) go into the
-    /// response.
-    Acceptor(mpsc::Sender<Result<pb::Frame, Status>>),
-    /// This node opened the stream: frames go into the request.
-    Dialer(mpsc::Sender<pb::Frame>),
-}
-
-impl FrameTx {
-    /// Queues `frame`, waiting while the queue is full (HTTP/2 flow control
-    /// pushing back). `false` when the stream is gone.
-    pub(crate) async fn send(&self, frame: pb::Frame) -> bool {
-        match self {
-            Self::Acceptor(tx) => tx.send(Ok(frame)).await.is_ok(),
-            Self::Dialer(tx) => tx.send(frame).await.is_ok(),
-        }
-    }
-
-    /// Sends the last item: a frame, or (as acceptor) the status that ends
-    /// the stream. A dialer cannot send a status; its farewell is a frame.
-    pub(crate) async fn send_final(&self, last: Result<pb::Frame, Status>) {
-        match (self, last) {
-            (Self::Acceptor(tx), last) => {
-                let _ = tx.send(last).await;
-            }
-            (Self::Dialer(tx), Ok(frame)) => {
-                let _ = tx.send(frame).await;
-            }
-            (Self::Dialer(_), Err(_)) => {}
-        }
-    }
-}
 
 /// Why a message could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,66 +55,6 @@ impl std::fmt::Display for Refused {
 /// Bytes of envelopes a session may hold queued before senders wait.
 pub(crate) const QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
-/// Why a call failed, as the caller learns it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CallFailure {
-    UnknownActor,
-    Undecodable,
-    Dropped,
-    ActorStopped,
-    Timeout,
-    Disconnected,
-    TooLarge,
-}
-
-impl CallFailure {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::UnknownActor => "unknown-actor",
-            Self::Undecodable => "undecodable",
-            Self::Dropped => "dropped",
-            Self::ActorStopped => "actor-stopped",
-            Self::Timeout => "timeout",
-            Self::Disconnected => "disconnected",
-            Self::TooLarge => "too-large",
-        }
-    }
-
-    pub(crate) fn from_str(word: &str) -> Option<Self> {
-        [
-            Self::UnknownActor,
-            Self::Undecodable,
-            Self::Dropped,
-            Self::ActorStopped,
-            Self::Timeout,
-            Self::Disconnected,
-            Self::TooLarge,
-        ]
-        .into_iter()
-        .find(|f| f.as_str() == word)
-    }
-
-    pub(crate) fn from_code(code: i32) -> Self {
-        match pb::CallErrorCode::try_from(code) {
-            Ok(pb::CallErrorCode::UnknownActor) => Self::UnknownActor,
-            Ok(pb::CallErrorCode::Undecodable) => Self::Undecodable,
-            Ok(pb::CallErrorCode::ActorStopped) => Self::ActorStopped,
-            Ok(pb::CallErrorCode::Timeout) => Self::Timeout,
-            _ => Self::Dropped,
-        }
-    }
-
-    pub(crate) fn code(self) -> pb::CallErrorCode {
-        match self {
-            Self::UnknownActor => pb::CallErrorCode::UnknownActor,
-            Self::Undecodable => pb::CallErrorCode::Undecodable,
-            Self::Dropped | Self::Disconnected | Self::TooLarge => pb::CallErrorCode::Dropped,
-            Self::ActorStopped => pb::CallErrorCode::ActorStopped,
-            Self::Timeout => pb::CallErrorCode::Timeout,
-        }
-    }
-}
-
 /// A call this node sent and has not seen answered.
 #[derive(Debug)]
 struct Pending {
@@ -163,31 +66,14 @@ struct Pending {
     deadline: Option<Instant>,
 }
 
-/// Counters of one session, readable at any time.
-#[derive(Debug, Default)]
-pub(crate) struct LinkStats {
-    pub(crate) casts_sent: AtomicU64,
-    pub(crate) calls_sent: AtomicU64,
-    pub(crate) casts_received: AtomicU64,
-    pub(crate) calls_received: AtomicU64,
-    /// Messages that could not be sent because the session had ended.
-    pub(crate) refused: AtomicU64,
-    /// Casts for actors this node does not advertise.
-    pub(crate) unknown_actor: AtomicU64,
-    /// Casts whose payload did not decode at the target actor (counted by
-    /// the decoder through a report sink, hence shared).
-    pub(crate) undecodable: std::sync::Arc<AtomicU64>,
-}
-
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct SessionLink {
     /// The peer's name, known once the handshake names it.
-    peer: std::sync::OnceLock<String>,
+    peer: OnceLock<String>,
     tx: mpsc::UnboundedSender<Outgoing>,
-    /// Permits are bytes of queued envelopes; see [`super::writer`].
+    /// Permits are bytes of queued envelopes; see [`crate::transport`]'s writer.
     queue: Arc<Semaphore>,
-    queue_bytes: usize,
     /// The largest envelope the peer accepts.
     max_envelope: usize,
     close: Mutex<Option<oneshot::Sender<Farewell>>>,
@@ -209,12 +95,11 @@ impl SessionLink {
         // Room for the frame's own overhead.
         let max_envelope = max_message_size.saturating_sub(64);
         let budget = max_envelope.min(4 * 1024 * 1024);
-        let writer = tokio::spawn(writer::run(rx, frames, queue.clone(), budget, close_rx));
+        let writer = tokio::spawn(run_writer(rx, frames, queue.clone(), budget, close_rx));
         let link = Self {
-            peer: std::sync::OnceLock::new(),
+            peer: OnceLock::new(),
             tx,
             queue,
-            queue_bytes: QUEUE_BYTES,
             max_envelope,
             close: Mutex::new(Some(close)),
             pending: Mutex::new(HashMap::new()),
@@ -235,15 +120,22 @@ impl SessionLink {
         let _ = self.peer.set(peer.to_owned());
     }
 
-    /// Queues one envelope, waiting while the queue holds
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
+        // Every operation on the map is a single insert, remove or retain,
+        // so a panic elsewhere cannot leave it inconsistent.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues one envelope with this body, waiting while the queue holds
     /// [`QUEUE_BYTES`] already.
-    pub(crate) async fn send_envelope(&self, envelope: pb::Envelope) -> Result<(), Refused> {
-        let len = writer::framed_len(&envelope);
+    pub(crate) async fn send(&self, body: Body) -> Result<(), Refused> {
+        let envelope = pb::Envelope::from(body);
+        let len = framed_len(&envelope);
         if len > self.max_envelope {
             return Err(Refused::TooLarge(len));
         }
         // A huge envelope takes the whole queue rather than more than exists.
-        let permits = u32::try_from(len.min(self.queue_bytes)).unwrap_or(u32::MAX);
+        let permits = u32::try_from(len.min(QUEUE_BYTES)).unwrap_or(u32::MAX);
         self.queue
             .acquire_many(permits)
             .await
@@ -267,21 +159,22 @@ impl SessionLink {
         });
     }
 
-    /// Queues one envelope with this body.
-    pub(crate) async fn send(&self, body: Body) -> Result<(), Refused> {
-        self.send_envelope(pb::Envelope { body: Some(body) }).await
+    /// Counts and logs a message that could not be sent.
+    fn refused(&self, actor: &str, why: Refused) {
+        bump(&self.stats.refused);
+        match why {
+            // A proxy drains its mailbox after its session ended: one line
+            // each would flood the log; the counter tells how many.
+            Refused::Closed => debug!(peer = %self.peer(), actor, %why, "message refused"),
+            Refused::TooLarge(_) => warn!(peer = %self.peer(), actor, %why, "message refused"),
+        }
     }
 
     /// Sends a cast from a proxy.
     pub(crate) async fn cast(&self, to: u64, actor: &str, variant: String, args: Vec<u8>) {
         match self.send(Body::Cast(pb::Cast { to, variant, args })).await {
-            Ok(()) => {
-                self.stats.casts_sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(why) => {
-                self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                warn!(peer = %self.peer(), actor, %why, "cast refused");
-            }
+            Ok(()) => bump(&self.stats.casts_sent),
+            Err(why) => self.refused(actor, why),
         }
     }
 
@@ -305,14 +198,11 @@ impl SessionLink {
             deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
         };
         if let Some(reason) = self.closed.borrow().clone() {
-            self.stats.refused.fetch_add(1, Ordering::Relaxed);
-            self.finish_failed(pending, CallFailure::Disconnected, &reason.to_string());
+            self.refused(actor, Refused::Closed);
+            self.finish_failed(pending, CallError::Disconnected(reason.to_string()));
             return;
         }
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(tag, pending);
+        self.pending().insert(tag, pending);
         let call = pb::Call {
             to,
             variant,
@@ -323,60 +213,59 @@ impl SessionLink {
             }),
         };
         match self.send(Body::Call(call)).await {
-            Ok(()) => {
-                self.stats.calls_sent.fetch_add(1, Ordering::Relaxed);
-            }
+            Ok(()) => bump(&self.stats.calls_sent),
             Err(why) => {
-                self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                let failure = match why {
-                    Refused::Closed => CallFailure::Disconnected,
-                    Refused::TooLarge(_) => CallFailure::TooLarge,
+                self.refused(actor, why);
+                let error = match why {
+                    Refused::Closed => CallError::Disconnected(why.to_string()),
+                    Refused::TooLarge(_) => CallError::TooLarge(why.to_string()),
                 };
-                self.fail(tag, failure, &why.to_string());
+                self.fail(tag, error);
             }
         }
     }
 
     /// A reply arrived.
     pub(crate) fn complete(&self, tag: u64, result: Vec<u8>) {
-        let pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&tag);
+        let pending = self.pending().remove(&tag);
         if let Some(p) = pending {
             // The caller may have given up (timeout); a late reply is dropped.
             let _ = p.reply.send(result);
         }
     }
 
-    /// A call failed; its caller's port is dropped and the reason reported.
-    pub(crate) fn fail(&self, tag: u64, failure: CallFailure, detail: &str) {
-        let pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&tag);
+    /// A call failed; the reason is reported and its caller's port dropped.
+    pub(crate) fn fail(&self, tag: u64, error: CallError) {
+        let pending = self.pending().remove(&tag);
         if let Some(p) = pending {
-            self.finish_failed(p, failure, detail);
+            self.finish_failed(p, error);
         }
     }
 
-    fn finish_failed(&self, p: Pending, failure: CallFailure, detail: &str) {
-        warn!(peer = %self.peer(), actor = %p.actor, reason = failure.as_str(), detail, "remote call failed");
-        report::report(p.report.as_deref(), || {
-            format!("{}: {detail}", failure.as_str())
-        });
+    fn finish_failed(&self, p: Pending, error: CallError) {
+        warn!(peer = %self.peer(), actor = %p.actor, %error, "remote call failed");
+        // Reported before the port drops: the caller reads the report when
+        // it sees the drop.
+        report::report(p.report.as_deref(), || error);
         drop(p.reply);
     }
 
-    /// Drops calls whose caller stopped waiting (its timeout passed).
+    /// Ends calls whose caller stopped waiting (its port is closed) or whose
+    /// deadline passed, reporting a timeout.
     pub(crate) fn sweep(&self) {
         let now = Instant::now();
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, p| !p.reply.is_closed() && p.deadline.is_none_or(|d| d > now));
+        let expired: Vec<Pending> = {
+            let mut pending = self.pending();
+            let tags: Vec<u64> = pending
+                .iter()
+                .filter(|(_, p)| p.reply.is_closed() || p.deadline.is_some_and(|d| d <= now))
+                .map(|(tag, _)| *tag)
+                .collect();
+            tags.iter().filter_map(|t| pending.remove(t)).collect()
+        };
+        for p in expired {
+            report::report(p.report.as_deref(), || CallError::Timeout);
+        }
     }
 
     /// Resolves when the link has closed.
@@ -386,25 +275,10 @@ impl SessionLink {
     }
 
     /// The counters as they are now.
-    pub(crate) fn counters(&self) -> crate::node::SessionCounters {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        crate::node::SessionCounters {
-            casts_sent: get(&self.stats.casts_sent),
-            calls_sent: get(&self.stats.calls_sent),
-            casts_received: get(&self.stats.casts_received),
-            calls_received: get(&self.stats.calls_received),
-            refused: get(&self.stats.refused),
-            unknown_actor: get(&self.stats.unknown_actor),
-            undecodable: get(&self.stats.undecodable),
-            queued_bytes: (self
-                .queue_bytes
-                .saturating_sub(self.queue.available_permits())) as u64,
-            calls_in_flight: self
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .len() as u64,
-        }
+    pub(crate) fn counters(&self) -> SessionCounters {
+        let queued = QUEUE_BYTES.saturating_sub(self.queue.available_permits());
+        self.stats
+            .snapshot(queued as u64, self.pending().len() as u64)
     }
 
     /// Ends the link: the writer flushes what is queued and sends `last` (a
@@ -421,16 +295,10 @@ impl SessionLink {
         {
             let _ = close.send(last);
         }
-        let drained: Vec<Pending> = self
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain()
-            .map(|(_, p)| p)
-            .collect();
+        let drained: Vec<Pending> = self.pending().drain().map(|(_, p)| p).collect();
         let detail = format!("the session with {} ended: {reason}", self.peer());
         for p in drained {
-            self.finish_failed(p, CallFailure::Disconnected, &detail);
+            self.finish_failed(p, CallError::Disconnected(detail.clone()));
         }
     }
 }

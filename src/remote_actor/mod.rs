@@ -1,24 +1,22 @@
 //! Remote actors: the proxy that stands for a peer's actor, the link it
-//! sends through, and the bookkeeping of calls in flight.
+//! sends through, delivery of what the peer sends, and the bookkeeping of
+//! calls in flight and why they fail.
+//!
+//! Owns the data path between a local `ActorRef` and the transport's
+//! writer. Knows nothing of handshakes, the node server or which actors a
+//! node advertises (it asks [`LocalActors`]).
 
 mod call;
-pub(crate) mod deliver;
-pub(crate) mod link;
-pub(crate) mod proxy;
-pub(crate) mod report;
-pub(crate) mod writer;
+mod deliver;
+mod error;
+mod link;
+mod ports;
+mod proxy;
+mod report;
 
-pub use call::{CallError, call};
-
-/// Runs `future` to completion, or until `timeout` passes if there is one;
-/// `None` when the time ran out. A reply port's optional timeout is waited on
-/// this way wherever a reply is awaited.
-pub(crate) async fn within<F: std::future::Future>(
-    timeout: Option<std::time::Duration>,
-    future: F,
-) -> Option<F::Output> {
-    match timeout {
-        Some(t) => tokio::time::timeout(t, future).await.ok(),
-        None => Some(future.await),
-    }
-}
+pub use call::call;
+pub(crate) use deliver::{Delivery, LocalActors, Traffic};
+pub use error::{CallError, CallErrorKind};
+pub(crate) use link::SessionLink;
+pub use ports::{bytes_to_typed_port, decode_failed, typed_to_bytes_port};
+pub(crate) use proxy::{ProxyMsg, ProxyState, RemoteActor};

@@ -17,13 +17,15 @@ use std::{
 
 use tokio::sync::oneshot;
 
+use super::error::CallError;
+
 const MAGIC: &[u8; 6] = b"rgrpc1";
 
 /// Where a report goes.
 #[derive(Debug)]
 pub(crate) enum Sink {
     /// One call: the first report ends it.
-    Call(oneshot::Sender<String>),
+    Call(oneshot::Sender<CallError>),
     /// A stream of casts: reports are counted.
     Counter(Arc<AtomicU64>),
 }
@@ -74,12 +76,16 @@ pub(crate) fn token_of(metadata: Option<&[u8]>) -> Option<u64> {
     Some(u64::from_be_bytes(rest.try_into().ok()?))
 }
 
-/// Delivers `detail` to the sink named by `metadata`, if any. A call sink is
-/// used up by its first report.
-pub(crate) fn report(metadata: Option<&[u8]>, detail: impl FnOnce() -> String) {
-    let Some(token) = token_of(metadata) else {
-        return;
-    };
+/// Delivers the failure `error` builds to the sink named by `metadata`, if
+/// any. A call sink is used up by its first report; a counter counts.
+pub(crate) fn report(metadata: Option<&[u8]>, error: impl FnOnce() -> CallError) {
+    if let Some(token) = token_of(metadata) {
+        report_to(token, error);
+    }
+}
+
+/// [`report`] to a token already read from metadata.
+pub(crate) fn report_to(token: u64, error: impl FnOnce() -> CallError) {
     let mut map = sinks();
     match map.get(&token) {
         Some(Sink::Counter(c)) => {
@@ -88,7 +94,7 @@ pub(crate) fn report(metadata: Option<&[u8]>, detail: impl FnOnce() -> String) {
         Some(Sink::Call(_)) => {
             if let Some(Sink::Call(tx)) = map.remove(&token) {
                 drop(map);
-                let _ = tx.send(detail());
+                let _ = tx.send(error());
             }
         }
         None => {}
@@ -104,9 +110,9 @@ mod tests {
         let (tx, mut rx) = oneshot::channel();
         let reg = Registration::new(Sink::Call(tx));
         let md = reg.metadata();
-        report(Some(&md), || "first".into());
-        report(Some(&md), || "second".into());
-        assert_eq!(rx.try_recv().as_deref(), Ok("first"));
+        report(Some(&md), || CallError::Dropped("first".into()));
+        report(Some(&md), || CallError::Timeout);
+        assert_eq!(rx.try_recv(), Ok(CallError::Dropped("first".into())));
     }
 
     #[test]
@@ -114,13 +120,13 @@ mod tests {
         let counter = Arc::new(AtomicU64::new(0));
         let reg = Registration::new(Sink::Counter(counter.clone()));
         let md = reg.metadata();
-        report(Some(&md), String::new);
-        report(Some(&md), String::new);
-        report(Some(b"something else"), String::new);
-        report(None, String::new);
+        report(Some(&md), || CallError::Timeout);
+        report(Some(&md), || CallError::Timeout);
+        report(Some(b"something else"), || CallError::Timeout);
+        report(None, || CallError::Timeout);
         assert_eq!(counter.load(Ordering::Relaxed), 2);
         drop(reg);
-        report(Some(&md), String::new);
+        report(Some(&md), || CallError::Timeout);
         assert_eq!(counter.load(Ordering::Relaxed), 2);
         assert_eq!(token_of(Some(b"rgrpc1short")), None);
     }

@@ -1,73 +1,57 @@
-//! The tonic implementation of `ClusterNode`.
+//! The tonic implementation of `ClusterNode`: a Session stream is handed to
+//! the node server, and each unary question is asked of it.
 
-use std::pin::Pin;
-
-use ractor::{ActorRef, rpc::CallResult};
-use tokio::sync::mpsc;
-use tokio_stream::{Stream, wrappers::ReceiverStream};
+use ractor::ActorRef;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
-    node::{Accepted, InternalMsg, NodeServerMessage},
+    node::{InternalMsg, NodeServerMessage},
     pb::{self, cluster_node_server::ClusterNode},
+    reply::{NodeStopped, ask},
+    transport::{ResponseFrames, SessionStream},
 };
 
-/// The frames a node sends on a Session stream it serves.
-type SessionStream = Pin<Box<dyn Stream<Item = Result<pb::Frame, Status>> + Send>>;
+impl From<NodeStopped> for Status {
+    fn from(_: NodeStopped) -> Self {
+        Self::unavailable("the node is stopping")
+    }
+}
 
 /// Serves `ClusterNode` by handing streams and questions to the node server.
 #[derive(Debug, Clone)]
-pub(crate) struct ClusterNodeService {
+pub(super) struct ClusterNodeService {
     node: ActorRef<NodeServerMessage>,
 }
 
 impl ClusterNodeService {
-    pub(crate) fn new(node: ActorRef<NodeServerMessage>) -> Self {
+    pub(super) fn new(node: ActorRef<NodeServerMessage>) -> Self {
         Self { node }
-    }
-
-    async fn ask<T: Send + 'static>(
-        &self,
-        msg: impl FnOnce(ractor::RpcReplyPort<T>) -> NodeServerMessage,
-    ) -> Result<T, Status> {
-        match self.node.call(msg, None).await {
-            Ok(CallResult::Success(v)) => Ok(v),
-            _ => Err(Status::unavailable("the node is stopping")),
-        }
     }
 }
 
 #[tonic::async_trait]
 impl ClusterNode for ClusterNodeService {
-    type SessionStream = SessionStream;
+    type SessionStream = ResponseFrames;
 
     async fn session(
         &self,
         request: Request<Streaming<pb::Frame>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
-        let remote_addr = request.remote_addr();
-        // The session actor reads the request stream and writes the response
-        // through this queue; the handler returns at once so the response
-        // headers go out and the handshake can start.
-        let (tx, rx) = mpsc::channel(crate::node::OUTBOUND_QUEUE_FRAMES);
+        // A session actor reads the request stream and writes the response;
+        // the handler returns at once so the response headers go out and the
+        // handshake can start.
+        let (stream, response) = SessionStream::accept(request);
         self.node
-            .cast(
-                InternalMsg::Accepted(Box::new(Accepted {
-                    inbound: request.into_inner(),
-                    outbound: tx,
-                    remote_addr,
-                }))
-                .into(),
-            )
-            .map_err(|_| Status::unavailable("the node is stopping"))?;
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+            .cast(InternalMsg::Accepted(Box::new(stream)).into())
+            .map_err(|_| Status::from(NodeStopped))?;
+        Ok(Response::new(response))
     }
 
     async fn get_node_info(
         &self,
         _request: Request<pb::GetNodeInfoRequest>,
     ) -> Result<Response<pb::NodeInfo>, Status> {
-        let info = self.ask(NodeServerMessage::GetInfo).await?;
+        let info = ask(&self.node, NodeServerMessage::GetInfo).await?;
         Ok(Response::new(info.to_pb()))
     }
 
@@ -75,7 +59,7 @@ impl ClusterNode for ClusterNodeService {
         &self,
         _request: Request<pb::ListPeersRequest>,
     ) -> Result<Response<pb::ListPeersResponse>, Status> {
-        let sessions = self.ask(NodeServerMessage::ListSessions).await?;
+        let sessions = ask(&self.node, NodeServerMessage::ListSessions).await?;
         Ok(Response::new(pb::ListPeersResponse {
             peers: sessions.iter().map(|s| s.to_pb()).collect(),
         }))
@@ -85,7 +69,7 @@ impl ClusterNode for ClusterNodeService {
         &self,
         _request: Request<pb::ListActorsRequest>,
     ) -> Result<Response<pb::ListActorsResponse>, Status> {
-        let actors = self.ask(NodeServerMessage::ListActors).await?;
+        let actors = ask(&self.node, NodeServerMessage::ListActors).await?;
         Ok(Response::new(pb::ListActorsResponse {
             actors: actors.iter().map(|a| a.to_pb()).collect(),
         }))
@@ -95,7 +79,7 @@ impl ClusterNode for ClusterNodeService {
         &self,
         _request: Request<pb::ListGroupsRequest>,
     ) -> Result<Response<pb::ListGroupsResponse>, Status> {
-        let groups = self.ask(NodeServerMessage::ListGroups).await?;
+        let groups = ask(&self.node, NodeServerMessage::ListGroups).await?;
         Ok(Response::new(pb::ListGroupsResponse {
             groups: groups.iter().map(|g| g.to_pb()).collect(),
         }))

@@ -1,41 +1,41 @@
-//! The gRPC face of a node: `ClusterNode`, reflection and health on one port.
+//! The gRPC face of a node: `ClusterNode`, reflection and health on one
+//! port.
+//!
+//! Owns the tonic services and their assembly; turns gRPC requests into
+//! messages for the node server. The node never imports this module: it
+//! gets its face through [`NodeServer::new`], defined here, which hands it
+//! [`serve`].
 
 mod cluster_node;
 
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tonic::transport::{Server, server::TcpIncoming};
-use tonic_health::{ServingStatus, server::HealthReporter};
-use tracing::warn;
+use ractor::{ActorProcessingErr, ActorRef};
+use tokio::net::TcpListener;
 
 use crate::{
-    node::{NodeConfig, NodeServerMessage},
+    node::{NodeConfig, NodeServer, NodeServerMessage},
     pb::{self, cluster_node_server::ClusterNodeServer},
+    transport::{Http2, Serving},
 };
 
-pub(crate) use cluster_node::ClusterNodeService;
+use cluster_node::ClusterNodeService;
 
-/// HTTP/2 flow-control window of one stream. tonic's default is 64 KiB,
-/// which stalls a session on a window update every 64 KiB of payload.
-pub(crate) const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
-/// HTTP/2 flow-control window of a whole connection.
-pub(crate) const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
-/// Largest HTTP/2 frame (default 16 KiB): fewer frame headers for big batches.
-pub(crate) const MAX_FRAME: u32 = 1024 * 1024;
+impl NodeServer {
+    /// A node server with these settings.
+    pub fn new(config: NodeConfig) -> Self {
+        Self::with_face(config, |listener, http2, node| {
+            Box::pin(serve(listener, http2, node))
+        })
+    }
+}
 
-/// Starts serving `ClusterNode`, reflection (v1 and v1alpha) and health on
-/// `listener` until `shutdown` fires. Health reports SERVING from the start.
-pub(crate) async fn serve(
+/// Serves `ClusterNode`, reflection (v1 and v1alpha) and health on
+/// `listener`. Health reports SERVING from the start.
+async fn serve(
     listener: TcpListener,
-    config: &NodeConfig,
-    node: ractor::ActorRef<NodeServerMessage>,
-    shutdown: oneshot::Receiver<()>,
-) -> Result<(HealthReporter, JoinHandle<()>), Box<dyn std::error::Error + Send + Sync>> {
+    http2: Http2,
+    node: ActorRef<NodeServerMessage>,
+) -> Result<Serving, ActorProcessingErr> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status(pb::CLUSTER_NODE_SERVICE, ServingStatus::Serving)
-        .await;
-    health.set_service_status("", ServingStatus::Serving).await;
-
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -43,31 +43,15 @@ pub(crate) async fn serve(
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-
-    let max = config.max_message_size();
+    let max = http2.max_message_size;
     let cluster_node = ClusterNodeServer::new(ClusterNodeService::new(node))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-
-    let heartbeat = config.heartbeat();
-    let router = Server::builder()
-        .initial_stream_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_frame_size(MAX_FRAME)
-        .http2_keepalive_interval(Some(heartbeat.interval))
-        .http2_keepalive_timeout(Some(heartbeat.timeout))
+    let router = http2
+        .server()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(cluster_node);
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let task = tokio::spawn(async move {
-        let stop = async {
-            let _ = shutdown.await;
-        };
-        if let Err(e) = router.serve_with_incoming_shutdown(incoming, stop).await {
-            warn!(error = %e, "gRPC server ended with an error");
-        }
-    });
-    Ok((health, task))
+    Ok(Serving::start(router, listener, health).await)
 }

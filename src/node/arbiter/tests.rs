@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use super::*;
-use crate::node::info::Direction;
+use crate::transport::Direction;
 
 const INC_1: u64 = 1;
 const INC_2: u64 = 2;

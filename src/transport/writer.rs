@@ -1,4 +1,4 @@
-//! The writer: the one task that feeds a session's stream.
+//! The writer: the one task that feeds a stream's sending half.
 //!
 //! Proxies, reply tasks and the session queue envelopes; the writer takes
 //! whatever is queued, packs it into as few frames as the size budget allows
@@ -18,7 +18,6 @@ use prost::Message as _;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tonic::Status;
 
-use super::link::FrameTx;
 use crate::pb;
 
 /// Envelopes packed into one frame at most.
@@ -26,6 +25,41 @@ const MAX_BATCH: usize = 1024;
 
 /// How long a closing writer may spend flushing what was queued.
 const FLUSH_ON_CLOSE: Duration = Duration::from_secs(1);
+
+/// The sending half of a Session stream, as either side holds it.
+#[derive(Debug, Clone)]
+pub(crate) enum FrameTx {
+    /// This node serves the stream: frames (and a final status) go into the
+    /// response.
+    Acceptor(mpsc::Sender<Result<pb::Frame, Status>>),
+    /// This node opened the stream: frames go into the request.
+    Dialer(mpsc::Sender<pb::Frame>),
+}
+
+impl FrameTx {
+    /// Queues `frame`, waiting while the queue is full (HTTP/2 flow control
+    /// pushing back). `false` when the stream is gone.
+    async fn send(&self, frame: pb::Frame) -> bool {
+        match self {
+            Self::Acceptor(tx) => tx.send(Ok(frame)).await.is_ok(),
+            Self::Dialer(tx) => tx.send(frame).await.is_ok(),
+        }
+    }
+
+    /// Sends the last item: a frame, or (as acceptor) the status that ends
+    /// the stream. A dialer cannot send a status; its farewell is a frame.
+    async fn send_final(&self, last: Result<pb::Frame, Status>) {
+        match (self, last) {
+            (Self::Acceptor(tx), last) => {
+                let _ = tx.send(last).await;
+            }
+            (Self::Dialer(tx), Ok(frame)) => {
+                let _ = tx.send(frame).await;
+            }
+            (Self::Dialer(_), Err(_)) => {}
+        }
+    }
+}
 
 /// One queued envelope and the permits (bytes) it holds.
 #[derive(Debug)]

@@ -1,0 +1,330 @@
+//! The session actor: feeds the machine local requests and carries out the
+//! actions that need an actor or the node server.
+//!
+//! It is linked to its node server and supervises the proxies of the peer's
+//! actors. It never reads the stream (the reader does) and never decides a
+//! protocol rule (the machine does).
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+use super::{
+    machine::{Action, SessionMachine},
+    reader,
+};
+use crate::{
+    auth::{
+        NONCE_LEN, Nonce,
+        handshake::{Local, Peer},
+    },
+    node::{
+        arbiter::Verdict,
+        messages::{InternalMsg, NodeServerMessage, SessionEvent},
+    },
+    pb,
+    reason::{DisconnectCause, DisconnectReason},
+    registry::{Adverts, PeerMirror},
+    remote_actor::{Delivery, SessionLink},
+    transport::{Direction, Farewell, SessionStream},
+};
+
+/// How long a closing session keeps reading, so the peer's last frames (its
+/// Goodbye, or the end of its stream) arrive before the stream is torn down.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// How often calls whose callers gave up are swept from the pending table.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Everything a session starts with.
+#[derive(Debug)]
+pub(crate) struct SessionArgs {
+    pub(crate) id: u64,
+    pub(crate) node: ActorRef<NodeServerMessage>,
+    pub(crate) local: Arc<Local>,
+    pub(crate) stream: SessionStream,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) adverts: Arc<Adverts>,
+    pub(crate) max_message_size: usize,
+}
+
+/// Messages a session handles.
+#[derive(Debug)]
+pub(crate) enum SessionMsg {
+    /// An action of the machine that the reader cannot carry out.
+    Act(Action),
+    /// The node server's snapshot of this node's actors and groups: send it,
+    /// then Ready.
+    Sync(Vec<pb::Envelope>),
+    /// The node server sends the peer these envelopes (advertisement
+    /// changes, peer lists).
+    Send(Vec<pb::Envelope>),
+    /// The node server ends this session.
+    Close(DisconnectReason),
+    /// The handshake deadline passed.
+    Deadline,
+    /// Time to sweep abandoned calls.
+    Sweep,
+}
+
+impl ractor::Message for SessionMsg {}
+
+/// The session actor.
+#[derive(Debug)]
+pub(crate) struct NodeSession;
+
+/// The session actor's state.
+#[derive(Debug)]
+pub(crate) struct SessionDriver {
+    id: u64,
+    node: ActorRef<NodeServerMessage>,
+    machine: Arc<Mutex<SessionMachine>>,
+    link: Arc<SessionLink>,
+    delivery: Delivery,
+    mirror: PeerMirror,
+    /// A dialer's connection, kept until the stream is torn down.
+    connection: Option<Channel>,
+    reader: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
+    handshake_timeout: Duration,
+}
+
+fn fresh_nonce() -> Nonce {
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::fill(&mut nonce);
+    nonce
+}
+
+impl Actor for NodeSession {
+    type Msg = SessionMsg;
+    type State = SessionDriver;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: SessionArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let SessionStream {
+            direction,
+            inbound,
+            outbound,
+            connection,
+            ..
+        } = args.stream;
+        let (link, writer) = SessionLink::new(outbound, args.max_message_size);
+        let link = Arc::new(link);
+        let delivery = Delivery::new(link.clone(), args.adverts);
+        let mut first = Vec::new();
+        let machine = match direction {
+            Direction::Inbound => {
+                SessionMachine::accept(args.local, fresh_nonce(), args.handshake_timeout)
+            }
+            Direction::Outbound => SessionMachine::dial(
+                args.local,
+                fresh_nonce(),
+                args.handshake_timeout,
+                &mut first,
+            ),
+        };
+        let machine = Arc::new(Mutex::new(machine));
+        let reader = tokio::spawn(reader::read(
+            inbound,
+            machine.clone(),
+            myself.clone(),
+            delivery.clone(),
+        ));
+        myself.send_after(args.handshake_timeout, || SessionMsg::Deadline);
+        let mut driver = SessionDriver {
+            id: args.id,
+            node: args.node,
+            machine,
+            mirror: PeerMirror::new(link.clone()),
+            link,
+            delivery,
+            connection,
+            reader: Some(reader),
+            writer: Some(writer),
+            handshake_timeout: args.handshake_timeout,
+        };
+        // A dialer's Hello; the queue is empty, so this cannot wait.
+        driver.run(&myself, first).await;
+        Ok(driver)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let actions = match msg {
+            SessionMsg::Act(action) => vec![action],
+            SessionMsg::Sync(snapshot) => state.step(|m, out| m.sync(snapshot, out)),
+            SessionMsg::Send(envelopes) => state.step(|m, out| m.send(envelopes, out)),
+            SessionMsg::Close(reason) => state.step(|m, out| m.close(reason, out)),
+            SessionMsg::Deadline => state.step(SessionMachine::deadline),
+            SessionMsg::Sweep => {
+                state.link.sweep();
+                Vec::new()
+            }
+        };
+        state.run(&myself, actions).await;
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // Children are proxies; they come and go with the peer's actors, and
+        // their end is no reason for the session to end. One that failed is
+        // forgotten, so it is not handed out any more.
+        if let SupervisionEvent::ActorFailed(cell, err) = event
+            && let Some(change) = state.mirror.forget(cell.get_id())
+        {
+            tracing::warn!(peer = %state.link.peer(), error = %err, "a proxy failed");
+            state.report(SessionEvent::Proxies(vec![change]));
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // Stopped from outside (the node server stopping): still say goodbye.
+        let reason = DisconnectReason::local(DisconnectCause::Stopped, "node stopping");
+        let actions = state.step(|m, out| m.close(reason, out));
+        state.run(&myself, actions).await;
+        Ok(())
+    }
+}
+
+impl SessionDriver {
+    /// Feeds the machine one input; returns what it asks for.
+    fn step(&self, input: impl FnOnce(&mut SessionMachine, &mut Vec<Action>)) -> Vec<Action> {
+        let mut out = Vec::new();
+        input(
+            &mut self.machine.lock().unwrap_or_else(PoisonError::into_inner),
+            &mut out,
+        );
+        out
+    }
+
+    /// Tells the node server about this session.
+    fn report(&self, event: SessionEvent) {
+        let _ = self
+            .node
+            .cast(InternalMsg::Session { id: self.id, event }.into());
+    }
+
+    /// Carries out `actions` in order, and what they lead to.
+    async fn run(&mut self, myself: &ActorRef<SessionMsg>, actions: Vec<Action>) {
+        let mut work = VecDeque::from(actions);
+        while let Some(action) = work.pop_front() {
+            match action {
+                Action::Send(envelope) => self.link.send_control(envelope),
+                Action::Deliver(traffic) => self.delivery.deliver(traffic),
+                Action::Claim(peer) => {
+                    // A peer that broke the protocol after naming itself
+                    // must not get to displace another session.
+                    if self.is_closed() {
+                        continue;
+                    }
+                    let verdict = self.claim(&peer).await;
+                    work.extend(self.step(|m, out| m.claimed(verdict, out)));
+                }
+                Action::Authenticated(peer) => {
+                    self.link.set_peer(&peer.name);
+                    self.report(SessionEvent::Authenticated {
+                        peer,
+                        link: self.link.clone(),
+                    });
+                    myself.send_interval(SWEEP_EVERY, || SessionMsg::Sweep);
+                }
+                Action::Advert(advert) => {
+                    let changes = self.mirror.apply(&myself.get_cell(), advert).await;
+                    if !changes.is_empty() {
+                        self.report(SessionEvent::Proxies(changes));
+                    }
+                }
+                Action::Peers(peers) => self.report(SessionEvent::PeersAdvertised(peers)),
+                Action::Ready => self.report(SessionEvent::Ready),
+                Action::Close { reason, farewell } => self.end(myself, reason, farewell),
+            }
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.machine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_closed()
+    }
+
+    /// Asks the node server whether a session with `peer` may go on.
+    async fn claim(&self, peer: &Peer) -> Result<(), DisconnectReason> {
+        let direction = self
+            .machine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .direction();
+        let result = self
+            .node
+            .call(
+                |reply| {
+                    InternalMsg::Claim {
+                        id: self.id,
+                        direction,
+                        peer: peer.clone(),
+                        reply,
+                    }
+                    .into()
+                },
+                Some(self.handshake_timeout),
+            )
+            .await;
+        match result {
+            Ok(CallResult::Success(Verdict::Proceed(_))) => Ok(()),
+            Ok(CallResult::Success(Verdict::Refuse(reason))) => Err(reason),
+            _ => Err(DisconnectReason::local(
+                DisconnectCause::Stopped,
+                "node stopping",
+            )),
+        }
+    }
+
+    /// Ends the session: the writer flushes and sends the farewell, calls in
+    /// flight fail, the proxies drain and stop, the node server hears why,
+    /// and the actor stops. The reader lingers briefly so the peer's last
+    /// frames arrive before the stream is dropped.
+    fn end(&mut self, myself: &ActorRef<SessionMsg>, reason: DisconnectReason, farewell: Farewell) {
+        self.link.close(&reason, farewell);
+        self.mirror.stop_all();
+        let connection = self.connection.take();
+        let tasks: Vec<JoinHandle<()>> = [self.writer.take(), self.reader.take()]
+            .into_iter()
+            .flatten()
+            .collect();
+        tokio::spawn(async move {
+            for mut task in tasks {
+                if tokio::time::timeout(LINGER, &mut task).await.is_err() {
+                    task.abort();
+                }
+            }
+            drop(connection);
+        });
+        self.report(SessionEvent::Closed(reason));
+        myself.stop(None);
+    }
+}

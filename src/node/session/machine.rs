@@ -1,0 +1,412 @@
+//! The session lifecycle as a state machine that does no I/O.
+//!
+//! One machine per Session stream. It takes the peer's frames, the end of
+//! the peer's half of the stream, and local requests (the node server's
+//! verdict on a claim, the sync snapshot, advertisement changes, a close,
+//! the handshake deadline), and answers each with [`Action`]s for its
+//! drivers to carry out. It holds every protocol rule of a session: the
+//! handshake order (through [`crate::auth`]'s handshake states), what may
+//! arrive in sync and after Ready, when the session is ready, and how it ends
+//! and with which farewell.
+//!
+//! ```text
+//! acceptor: AwaitHello -> AwaitProof -> Claiming -> Syncing -> Ready
+//! dialer:   AwaitChallenge -> Claiming -> AwaitWelcome -> Syncing -> Ready
+//! any state -> Closed (Goodbye, a violation, a refusal, the deadline, the
+//!                      stream's end, or a local close)
+//! ```
+//!
+//! It owns no sockets, tasks, timers or actors and must not: the reader task
+//! feeds it frames and carries out `Send` and `Deliver` itself; the session
+//! actor feeds it local requests and carries out the rest.
+
+use std::{sync::Arc, time::Duration};
+
+use tonic::{Code, Status};
+
+use crate::{
+    auth::{
+        Nonce,
+        handshake::{
+            self, AwaitChallenge, AwaitHello, AwaitProof, AwaitWelcome, ChallengeReceived,
+            HandshakeError, Local, Peer, ProofVerified,
+        },
+    },
+    pb::{self, envelope::Body},
+    reason::{CAUSE_METADATA_KEY, DisconnectCause, DisconnectReason},
+    registry::AdvertBody,
+    remote_actor::Traffic,
+    transport::{Direction, Farewell},
+};
+
+/// Most entries a PeerList may carry.
+pub(crate) const MAX_PEER_LIST: usize = 1024;
+
+/// What a driver must do.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// Send this envelope to the peer, on the control lane (never waits).
+    Send(pb::Envelope),
+    /// Ask the node server whether a session with this peer may go on, and
+    /// answer with [`SessionMachine::claimed`] before feeding anything else.
+    Claim(Peer),
+    /// Both sides proved the cookie: report it (the node server answers
+    /// with the snapshot for [`SessionMachine::sync`]).
+    Authenticated(Peer),
+    /// The peer's actors or groups changed: apply it to the mirror.
+    Advert(AdvertBody),
+    /// A message for a local actor, or an answer to a local call: deliver it.
+    Deliver(Traffic),
+    /// The peer named nodes it is connected to (transitive mode).
+    Peers(Vec<pb::KnownPeer>),
+    /// Both sides sent and received Ready: report the session ready.
+    Ready,
+    /// End the session for `reason`: send `farewell` (if any) after what is
+    /// queued, fail calls in flight, stop the proxies, report, stop. Comes
+    /// exactly once, last.
+    Close {
+        /// Why it ends.
+        reason: DisconnectReason,
+        /// The last thing the peer hears.
+        farewell: Farewell,
+    },
+}
+
+/// Where a session is in its handshake, sync or traffic.
+#[derive(Debug)]
+enum Phase {
+    AwaitHello(AwaitHello),
+    AwaitProof(AwaitProof),
+    AwaitChallenge(AwaitChallenge),
+    AwaitWelcome(AwaitWelcome),
+    /// The dialer knows who the acceptor claims to be; the node decides.
+    ClaimAsDialer(ChallengeReceived),
+    /// The acceptor verified the dialer's proof; the node decides.
+    ClaimAsAcceptor(ProofVerified),
+    /// Authenticated; waiting for our snapshot (from the node server) and the
+    /// peer's Ready, in either order.
+    Syncing {
+        sent_ready: bool,
+        got_ready: bool,
+    },
+    Ready,
+    Closed,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct SessionMachine {
+    direction: Direction,
+    phase: Phase,
+    /// Set by the one close; `phase` is `Closed` from then on.
+    ended: bool,
+    /// For the text of a handshake timeout.
+    handshake_timeout: Duration,
+}
+
+fn violation(detail: impl Into<String>) -> DisconnectReason {
+    DisconnectReason::local(DisconnectCause::ProtocolViolation, detail)
+}
+
+fn handshake_failed(e: &HandshakeError) -> DisconnectReason {
+    DisconnectReason::local(e.cause(), e.to_string())
+}
+
+impl SessionMachine {
+    /// A session this node serves: it waits for the dialer's Hello.
+    pub(crate) fn accept(local: Arc<Local>, nonce: Nonce, handshake_timeout: Duration) -> Self {
+        Self {
+            direction: Direction::Inbound,
+            phase: Phase::AwaitHello(AwaitHello::new(local, nonce)),
+            ended: false,
+            handshake_timeout,
+        }
+    }
+
+    /// A session this node opened: it says Hello first.
+    pub(crate) fn dial(
+        local: Arc<Local>,
+        nonce: Nonce,
+        handshake_timeout: Duration,
+        out: &mut Vec<Action>,
+    ) -> Self {
+        let (state, hello) = AwaitChallenge::start(local, nonce);
+        out.push(Action::Send(hello));
+        Self {
+            direction: Direction::Outbound,
+            phase: Phase::AwaitChallenge(state),
+            ended: false,
+            handshake_timeout,
+        }
+    }
+
+    /// Which side opened the session.
+    pub(crate) fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// Whether the session has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.ended
+    }
+
+    /// Whether both sides are ready.
+    #[cfg(test)]
+    pub(crate) fn is_ready(&self) -> bool {
+        matches!(self.phase, Phase::Ready)
+    }
+
+    /// A frame from the peer: its envelopes, in order.
+    pub(crate) fn on_frame(&mut self, frame: pb::Frame, out: &mut Vec<Action>) {
+        if self.is_closed() {
+            return;
+        }
+        if frame.envelopes.is_empty() {
+            return self.close(violation("empty frame"), out);
+        }
+        for envelope in frame.envelopes {
+            self.on_envelope(envelope, out);
+            if self.is_closed() {
+                return;
+            }
+        }
+    }
+
+    fn on_envelope(&mut self, env: pb::Envelope, out: &mut Vec<Action>) {
+        if let Some(Body::Goodbye(goodbye)) = &env.body {
+            return self.close(DisconnectReason::from_goodbye(goodbye), out);
+        }
+        match std::mem::replace(&mut self.phase, Phase::Closed) {
+            Phase::AwaitHello(s) => match s.on_envelope(env) {
+                Ok((next, challenge)) => {
+                    out.push(Action::Send(challenge));
+                    self.phase = Phase::AwaitProof(next);
+                }
+                Err(e) => self.close(handshake_failed(&e), out),
+            },
+            Phase::AwaitProof(s) => match s.on_envelope(env) {
+                Ok(verified) => {
+                    out.push(Action::Claim(verified.peer().clone()));
+                    self.phase = Phase::ClaimAsAcceptor(verified);
+                }
+                Err(e) => self.close(handshake_failed(&e), out),
+            },
+            Phase::AwaitChallenge(s) => match s.on_envelope(env) {
+                Ok(received) => {
+                    out.push(Action::Claim(received.peer().clone()));
+                    self.phase = Phase::ClaimAsDialer(received);
+                }
+                Err(e) => self.close(handshake_failed(&e), out),
+            },
+            Phase::AwaitWelcome(s) => match s.on_envelope(env) {
+                Ok(auth) => self.authenticated(auth.peer, out),
+                Err(e) => self.close(handshake_failed(&e), out),
+            },
+            // The peer waits for our Proof or Welcome; it has nothing to say.
+            Phase::ClaimAsDialer(_) | Phase::ClaimAsAcceptor(_) => {
+                let kind = handshake::kind(&env);
+                self.close(
+                    violation(format!("unexpected {kind} before the handshake finished")),
+                    out,
+                );
+            }
+            Phase::Syncing {
+                sent_ready,
+                got_ready,
+            } => {
+                if matches!(env.body, Some(Body::Ready(_))) && !got_ready {
+                    self.phase = Phase::Syncing {
+                        sent_ready,
+                        got_ready: true,
+                    };
+                    self.maybe_ready(out);
+                } else {
+                    // The peer may already send traffic: its own actors may
+                    // react to our snapshot before our Ready is out.
+                    self.phase = Phase::Syncing {
+                        sent_ready,
+                        got_ready,
+                    };
+                    self.traffic(env, "sync", out);
+                }
+            }
+            Phase::Ready => {
+                self.phase = Phase::Ready;
+                self.traffic(env, "traffic", out);
+            }
+            Phase::Closed => {}
+        }
+    }
+
+    /// After authentication: adverts, messages, answers and peer lists.
+    fn traffic(&mut self, env: pb::Envelope, during: &str, out: &mut Vec<Action>) {
+        let action = match env.body {
+            Some(Body::Cast(c)) => Action::Deliver(Traffic::Cast(c)),
+            Some(Body::Call(c)) => Action::Deliver(Traffic::Call(c)),
+            Some(Body::CallReply(r)) => Action::Deliver(Traffic::Reply(r)),
+            Some(Body::CallError(e)) => Action::Deliver(Traffic::Error(e)),
+            Some(Body::Spawned(b)) => Action::Advert(AdvertBody::Spawned(b)),
+            Some(Body::Terminated(b)) => Action::Advert(AdvertBody::Terminated(b)),
+            Some(Body::PgJoined(b)) => Action::Advert(AdvertBody::PgJoined(b)),
+            Some(Body::PgLeft(b)) => Action::Advert(AdvertBody::PgLeft(b)),
+            Some(Body::Peers(list)) if list.peers.len() > MAX_PEER_LIST => {
+                let detail = format!("a PeerList longer than {MAX_PEER_LIST} entries");
+                return self.close(violation(detail), out);
+            }
+            Some(Body::Peers(list)) => Action::Peers(list.peers),
+            body => {
+                let kind = handshake::kind(&pb::Envelope { body });
+                return self.close(violation(format!("unexpected {kind} during {during}")), out);
+            }
+        };
+        out.push(action);
+    }
+
+    /// The node server's answer to [`Action::Claim`]: go on, or refuse.
+    pub(crate) fn claimed(&mut self, verdict: Result<(), DisconnectReason>, out: &mut Vec<Action>) {
+        if let Err(reason) = verdict {
+            return self.close(reason, out);
+        }
+        match std::mem::replace(&mut self.phase, Phase::Closed) {
+            Phase::ClaimAsDialer(received) => {
+                let (next, proof) = received.prove();
+                out.push(Action::Send(proof));
+                self.phase = Phase::AwaitWelcome(next);
+            }
+            Phase::ClaimAsAcceptor(verified) => {
+                let (auth, welcome) = verified.welcome();
+                out.push(Action::Send(welcome));
+                self.authenticated(auth.peer, out);
+            }
+            // No claim was asked, or the session ended meanwhile.
+            other => self.phase = other,
+        }
+    }
+
+    fn authenticated(&mut self, peer: Peer, out: &mut Vec<Action>) {
+        out.push(Action::Authenticated(peer));
+        self.phase = Phase::Syncing {
+            sent_ready: false,
+            got_ready: false,
+        };
+    }
+
+    /// The node server's snapshot of this node's actors and groups: sent,
+    /// then Ready. Only once, and only after authentication.
+    pub(crate) fn sync(&mut self, snapshot: Vec<pb::Envelope>, out: &mut Vec<Action>) {
+        let Phase::Syncing {
+            sent_ready: false,
+            got_ready,
+        } = self.phase
+        else {
+            return;
+        };
+        out.extend(snapshot.into_iter().map(Action::Send));
+        out.push(Action::Send(Body::Ready(pb::Ready {}).into()));
+        self.phase = Phase::Syncing {
+            sent_ready: true,
+            got_ready,
+        };
+        self.maybe_ready(out);
+    }
+
+    fn maybe_ready(&mut self, out: &mut Vec<Action>) {
+        if let Phase::Syncing {
+            sent_ready: true,
+            got_ready: true,
+        } = self.phase
+        {
+            self.phase = Phase::Ready;
+            out.push(Action::Ready);
+        }
+    }
+
+    /// Envelopes the node server sends the peer (advertisement changes, peer
+    /// lists). Nothing goes out before authentication or after the end.
+    pub(crate) fn send(&mut self, envelopes: Vec<pb::Envelope>, out: &mut Vec<Action>) {
+        if matches!(self.phase, Phase::Syncing { .. } | Phase::Ready) {
+            out.extend(envelopes.into_iter().map(Action::Send));
+        }
+    }
+
+    /// The handshake deadline passed: a session not yet ready ends.
+    pub(crate) fn deadline(&mut self, out: &mut Vec<Action>) {
+        if self.ended || matches!(self.phase, Phase::Ready) {
+            return;
+        }
+        let detail = format!(
+            "the handshake did not finish within {} ms",
+            self.handshake_timeout.as_millis()
+        );
+        self.close(
+            DisconnectReason::local(DisconnectCause::HandshakeTimeout, detail),
+            out,
+        );
+    }
+
+    /// The peer's half of the stream ended, cleanly or with `status`.
+    pub(crate) fn inbound_ended(&mut self, status: Option<Status>, out: &mut Vec<Action>) {
+        let reason = inbound_ended_reason(self.direction, status);
+        self.close(reason, out);
+    }
+
+    /// Ends the session for `reason` (once; later closes change nothing).
+    pub(crate) fn close(&mut self, reason: DisconnectReason, out: &mut Vec<Action>) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        self.phase = Phase::Closed;
+        let farewell = farewell(self.direction, &reason);
+        out.push(Action::Close { reason, farewell });
+    }
+}
+
+/// What the peer hears last when this node ends a session: an acceptor ends
+/// a refused stream with a status (what gRPC clients, grpcurl among them,
+/// understand); otherwise a Goodbye. Nothing when the peer ended it.
+fn farewell(direction: Direction, reason: &DisconnectReason) -> Farewell {
+    if reason.by_peer {
+        return None;
+    }
+    Some(match direction {
+        Direction::Inbound if reason.cause != DisconnectCause::Stopped => Err(reason.to_status()),
+        _ => Ok(pb::Frame {
+            envelopes: vec![Body::Goodbye(reason.to_goodbye()).into()],
+        }),
+    })
+}
+
+/// Why a session ended when the peer's half of the stream did.
+fn inbound_ended_reason(direction: Direction, status: Option<Status>) -> DisconnectReason {
+    let Some(status) = status else {
+        return DisconnectReason::peer(
+            DisconnectCause::Transport,
+            "the peer closed the stream without a goodbye",
+        );
+    };
+    let decode_error = matches!(
+        status.code(),
+        Code::Internal | Code::OutOfRange | Code::ResourceExhausted | Code::DataLoss
+    );
+    let has_cause = status.metadata().get(CAUSE_METADATA_KEY).is_some();
+    let bad_frame = || {
+        DisconnectReason::local(
+            DisconnectCause::ProtocolViolation,
+            format!("bad frame from the peer: {}", status.message()),
+        )
+    };
+    match direction {
+        // An acceptor's read fails only for the transport or a frame it
+        // could not decode (too large, not protobuf).
+        Direction::Inbound if decode_error => bad_frame(),
+        Direction::Inbound => DisconnectReason::peer(DisconnectCause::Transport, status.message()),
+        // A dialer's stream ends with the acceptor's status, which names its
+        // cause; a decode error without one is ours.
+        Direction::Outbound if decode_error && !has_cause => bad_frame(),
+        Direction::Outbound => DisconnectReason::from_status(&status),
+    }
+}
+
+#[cfg(test)]
+mod tests;

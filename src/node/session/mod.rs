@@ -1,0 +1,21 @@
+//! One Session stream with one peer: a state machine that holds the rules,
+//! and the two thin drivers that feed it.
+//!
+//! - [`machine`]: the lifecycle without I/O (handshake, sync, Ready, the
+//!   end), stepped by unit tests.
+//! - the reader task (`reader`): feeds the machine every inbound frame and
+//!   carries out what needs no actor (sending control envelopes, delivering
+//!   traffic) at once, in stream order; it hands the rest to the actor.
+//! - the session actor (`driver`): feeds the machine local requests (the
+//!   node server's snapshot, changes, close; the deadline) and carries out
+//!   the actions that need an actor or the node server: claims, the mirror
+//!   of the peer's actors, reports, the end.
+//!
+//! Owns its stream, its link and its proxies. Talks to the node server only
+//! through [`crate::node::messages`]; never touches the node's tables.
+
+mod driver;
+mod machine;
+mod reader;
+
+pub(crate) use driver::{NodeSession, SessionArgs, SessionMsg};

@@ -1,0 +1,54 @@
+//! The reader: the task that reads a Session stream and feeds the machine.
+//!
+//! It runs apart from the session actor so a slow network never blocks the
+//! actor, and so traffic costs no actor hop: casts, calls and answers are
+//! delivered here, in the order the peer sent them, and control envelopes
+//! (a challenge, an error answer) are queued here too. What needs the actor
+//! (a claim, an advert, a report, the end) goes to it in order.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ractor::ActorRef;
+use tonic::Streaming;
+
+use super::{
+    driver::SessionMsg,
+    machine::{Action, SessionMachine},
+};
+use crate::{pb, remote_actor::Delivery};
+
+/// Reads until the stream ends or the session actor is gone.
+pub(super) async fn read(
+    mut inbound: Streaming<pb::Frame>,
+    machine: Arc<Mutex<SessionMachine>>,
+    session: ActorRef<SessionMsg>,
+    delivery: Delivery,
+) {
+    let mut actions = Vec::new();
+    loop {
+        let next = inbound.message().await;
+        let ended = !matches!(next, Ok(Some(_)));
+        {
+            let mut machine = machine.lock().unwrap_or_else(PoisonError::into_inner);
+            match next {
+                Ok(Some(frame)) => machine.on_frame(frame, &mut actions),
+                Ok(None) => machine.inbound_ended(None, &mut actions),
+                Err(status) => machine.inbound_ended(Some(status), &mut actions),
+            }
+        }
+        for action in actions.drain(..) {
+            match action {
+                Action::Send(envelope) => delivery.link.send_control(envelope),
+                Action::Deliver(traffic) => delivery.deliver(traffic),
+                other => {
+                    if session.cast(SessionMsg::Act(other)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        if ended {
+            return;
+        }
+    }
+}

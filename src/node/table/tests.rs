@@ -1,0 +1,203 @@
+//! The session table's answers, with numbered handles standing in for
+//! session actors.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::transport::{Direction, FrameTx};
+
+fn peer(name: &str, listen_addr: &str) -> Peer {
+    Peer {
+        name: name.to_owned(),
+        incarnation: 1,
+        listen_addr: listen_addr.to_owned(),
+        version: 1,
+    }
+}
+
+fn link() -> Arc<SessionLink> {
+    let (tx, _rx) = mpsc::channel(1);
+    Arc::new(SessionLink::new(FrameTx::Dialer(tx), 64 * 1024).0)
+}
+
+/// A table with session `id` opened towards `name` (listening on `addr`) and
+/// brought to `state`.
+fn add(t: &mut SessionTable<u32>, id: SessionId, name: &str, addr: &str, state: SessionState) {
+    t.opened(
+        id as u32,
+        SessionInfo::opened(id, Direction::Outbound, None),
+    );
+    match state {
+        SessionState::Handshake => t.named(id, &peer(name, addr)),
+        SessionState::Authenticated => {
+            t.authenticated(id, &peer(name, addr), link());
+        }
+        SessionState::Ready => {
+            t.authenticated(id, &peer(name, addr), link());
+            t.ready(id);
+        }
+    }
+}
+
+fn known(name: &str, addr: &str) -> pb::KnownPeer {
+    pb::KnownPeer {
+        name: name.into(),
+        listen_addr: addr.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_session_goes_from_opened_to_ready_and_is_counted_once_authenticated() {
+    let mut t = SessionTable::<u32>::default();
+    let id = t.next_id();
+    assert_ne!(t.next_id(), id, "ids are never reused");
+    t.dialing(id, "127.0.0.1:9".into());
+    t.opened(7, SessionInfo::opened(id, Direction::Outbound, None));
+    assert_eq!(t.peer_count(), 0);
+    assert_eq!(t.snapshots()[0].state, SessionState::Handshake);
+    let e = t
+        .authenticated(id, &peer("b", "127.0.0.1:9"), link())
+        .expect("entry");
+    assert_eq!(e.handle, 7);
+    assert_eq!(e.info().peer_name.as_deref(), Some("b"));
+    assert_eq!(t.peer_count(), 1);
+    assert_eq!(t.authenticated_handles().count(), 1);
+    let ready = t.ready(id).expect("entry");
+    assert_eq!(ready.state, SessionState::Ready);
+    assert_eq!(t.with_peer("b").map(|s| s.id), Some(id));
+    assert!(t.remove(id).is_some());
+    assert!(t.remove(id).is_none());
+    assert!(t.ready(id).is_none(), "a gone session is not revived");
+    assert!(t.snapshots().is_empty());
+}
+
+#[tokio::test]
+async fn only_a_ready_peer_counts_as_already_connected_at_its_address() {
+    let mut t = SessionTable::<u32>::default();
+    add(
+        &mut t,
+        1,
+        "b",
+        "127.0.0.1:4001",
+        SessionState::Authenticated,
+    );
+    assert_eq!(t.ready_peer_at("127.0.0.1:4001"), None);
+    t.ready(1);
+    assert_eq!(t.ready_peer_at("127.0.0.1:4001").as_deref(), Some("b"));
+    assert_eq!(
+        t.ready_peer_at("http://127.0.0.1:4001").as_deref(),
+        Some("b")
+    );
+    assert_eq!(t.ready_peer_at("127.0.0.1:4002"), None);
+}
+
+#[tokio::test]
+async fn transitive_dials_skip_every_peer_this_node_already_knows() {
+    let mut t = SessionTable::<u32>::default();
+    add(&mut t, 1, "b", "127.0.0.1:2", SessionState::Ready);
+    add(&mut t, 2, "c", "127.0.0.1:3", SessionState::Handshake);
+    t.dialing(3, "127.0.0.1:4".into());
+    let told = vec![
+        known("a", "127.0.0.1:1"),       // this node
+        known("b", "127.0.0.1:99"),      // known by name
+        known("c2", "127.0.0.1:3"),      // known by listen address
+        known("d", "127.0.0.1:4"),       // a dial is under way
+        known("e", ""),                  // nowhere to dial
+        known("f", "127.0.0.1:6"),       // new
+        known("f-again", "127.0.0.1:6"), // new, but told twice
+    ];
+    assert_eq!(t.unknown_peers("a", told), ["127.0.0.1:6"]);
+    // Once the dial's session is named, its address is known by the session.
+    t.dial_failed(3);
+    assert_eq!(
+        t.unknown_peers("a", vec![known("d", "127.0.0.1:4")]),
+        ["127.0.0.1:4"]
+    );
+}
+
+#[tokio::test]
+async fn a_ready_newcomer_and_the_ready_peers_are_introduced_to_each_other() {
+    let mut t = SessionTable::<u32>::default();
+    add(&mut t, 1, "b", "127.0.0.1:2", SessionState::Ready);
+    add(&mut t, 2, "c", "127.0.0.1:3", SessionState::Ready);
+    add(&mut t, 3, "x", "127.0.0.1:9", SessionState::Authenticated);
+    add(&mut t, 4, "d", "127.0.0.1:4", SessionState::Ready);
+    assert_eq!(
+        t.introductions(4),
+        [
+            (
+                4,
+                vec![known("b", "127.0.0.1:2"), known("c", "127.0.0.1:3")]
+            ),
+            (1, vec![known("d", "127.0.0.1:4")]),
+            (2, vec![known("d", "127.0.0.1:4")]),
+        ]
+    );
+    // Alone: nobody to introduce.
+    let mut alone = SessionTable::<u32>::default();
+    add(&mut alone, 1, "b", "127.0.0.1:2", SessionState::Ready);
+    assert!(alone.introductions(1).is_empty());
+    // A newcomer that gave no listen address cannot be dialled.
+    add(&mut t, 5, "e", "", SessionState::Ready);
+    assert!(t.introductions(5).is_empty());
+}
+
+struct Idle;
+
+impl Actor for Idle {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+    async fn pre_start(&self, _: ActorRef<()>, (): ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+}
+
+async fn cell() -> ActorCell {
+    Actor::spawn(None, Idle, ())
+        .await
+        .expect("spawn")
+        .0
+        .get_cell()
+}
+
+#[tokio::test]
+async fn the_directory_finds_ready_peers_proxies_by_name_in_peer_order() {
+    let mut t = SessionTable::<u32>::default();
+    add(&mut t, 1, "c", "127.0.0.1:3", SessionState::Ready);
+    add(&mut t, 2, "b", "127.0.0.1:2", SessionState::Ready);
+    add(&mut t, 3, "s", "127.0.0.1:5", SessionState::Authenticated);
+    let cells = [cell().await, cell().await, cell().await, cell().await];
+    let up = |pid: u64, name: &str, cell: &ActorCell| ProxyChange::Up {
+        pid,
+        name: Some(name.to_owned()),
+        cell: cell.clone(),
+    };
+    t.proxies(1, vec![up(10, "w", &cells[0]), up(11, "other", &cells[1])]);
+    t.proxies(2, vec![up(20, "w", &cells[2])]);
+    t.proxies(3, vec![up(30, "w", &cells[3])]);
+    let found: Vec<(String, u64)> = t
+        .where_is(None, "w")
+        .into_iter()
+        .map(|r| (r.peer, r.pid))
+        .collect();
+    assert_eq!(found, [("b".into(), 20), ("c".into(), 10)], "not syncing s");
+    assert_eq!(
+        t.where_is(Some("c"), "w")[0].cell.get_id(),
+        cells[0].get_id()
+    );
+    assert!(t.where_is(Some("c"), "missing").is_empty());
+    assert_eq!(t.snapshots()[0].remote_actors, 2);
+    let owners = t.proxy_owners();
+    assert_eq!(
+        owners.get(&cells[1].get_id()),
+        Some(&("c".to_owned(), 11, Some("other".to_owned())))
+    );
+    t.proxies(1, vec![ProxyChange::Down { pid: 10 }]);
+    assert_eq!(t.where_is(Some("c"), "w").len(), 0);
+    assert_eq!(t.get(1).map(|e| e.proxy_cells().count()), Some(1));
+    for c in cells {
+        c.stop(None);
+    }
+}

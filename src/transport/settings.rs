@@ -1,0 +1,55 @@
+//! The HTTP/2 settings both ends of a Session stream use.
+
+use std::time::Duration;
+
+use tonic::transport::{Endpoint, Server};
+
+/// HTTP/2 flow-control window of one stream. tonic's default is 64 KiB,
+/// which stalls a session on a window update every 64 KiB of payload.
+const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
+/// HTTP/2 flow-control window of a whole connection.
+const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+/// Largest HTTP/2 frame (default 16 KiB): fewer frame headers for big batches.
+const MAX_FRAME: u32 = 1024 * 1024;
+
+/// Frames a stream may queue towards tonic before its writer waits.
+pub(crate) const QUEUE_FRAMES: usize = 128;
+
+/// How a node's connections are set up, on the server and the dialing side
+/// alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Http2 {
+    /// Largest gRPC message sent or received, in bytes.
+    pub(crate) max_message_size: usize,
+    /// How long a dial may take to connect and to open the stream.
+    pub(crate) open_timeout: Duration,
+    /// HTTP/2 keepalive: how often to ping an idle connection...
+    pub(crate) keepalive_interval: Duration,
+    /// ...and how long a ping may go unanswered before the connection drops.
+    pub(crate) keepalive_timeout: Duration,
+}
+
+impl Http2 {
+    /// A server builder with these settings.
+    pub(crate) fn server(&self) -> Server {
+        Server::builder()
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_frame_size(MAX_FRAME)
+            .http2_keepalive_interval(Some(self.keepalive_interval))
+            .http2_keepalive_timeout(Some(self.keepalive_timeout))
+    }
+
+    /// `endpoint` with these settings, for dialing.
+    pub(crate) fn endpoint(&self, endpoint: Endpoint) -> Endpoint {
+        endpoint
+            .connect_timeout(self.open_timeout)
+            .tcp_nodelay(true)
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_frame_size(MAX_FRAME)
+            .http2_keep_alive_interval(self.keepalive_interval)
+            .keep_alive_timeout(self.keepalive_timeout)
+            .keep_alive_while_idle(true)
+    }
+}

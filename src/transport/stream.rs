@@ -1,0 +1,57 @@
+//! The two halves of a Session stream, whichever side opened it.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use tokio::sync::mpsc;
+use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tonic::{Request, Status, Streaming, transport::Channel};
+
+use super::{settings::QUEUE_FRAMES, writer::FrameTx};
+use crate::pb;
+
+/// Which side opened a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// This node dialled the peer.
+    Outbound,
+    /// The peer dialled this node.
+    Inbound,
+}
+
+/// The frames a node sends on a Session stream it serves: tonic's response.
+pub(crate) type ResponseFrames = Pin<Box<dyn Stream<Item = Result<pb::Frame, Status>> + Send>>;
+
+/// One open Session stream: what arrives, where to send, and what keeps the
+/// connection up.
+#[derive(Debug)]
+pub(crate) struct SessionStream {
+    /// Which side opened it.
+    pub(crate) direction: Direction,
+    /// The peer's frames.
+    pub(crate) inbound: Streaming<pb::Frame>,
+    /// Where this node's frames go.
+    pub(crate) outbound: FrameTx,
+    /// The peer's socket address, if known.
+    pub(crate) remote_addr: Option<SocketAddr>,
+    /// A dialer's connection: it owns the HTTP/2 connection, so it must live
+    /// as long as the stream. `None` for an accepted stream.
+    pub(crate) connection: Option<Channel>,
+}
+
+impl SessionStream {
+    /// The stream a peer opened with `request`, and the response tonic sends
+    /// back (fed by [`Self::outbound`]).
+    pub(crate) fn accept(request: Request<Streaming<pb::Frame>>) -> (Self, ResponseFrames) {
+        let remote_addr = request.remote_addr();
+        let (tx, rx) = mpsc::channel(QUEUE_FRAMES);
+        let stream = Self {
+            direction: Direction::Inbound,
+            inbound: request.into_inner(),
+            outbound: FrameTx::Acceptor(tx),
+            remote_addr,
+            connection: None,
+        };
+        (stream, Box::pin(ReceiverStream::new(rx)))
+    }
+}
