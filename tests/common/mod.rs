@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod actors;
+pub mod peer;
 pub mod raw;
 
 use std::{
