@@ -4,21 +4,16 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{
-    Event,
+    CALL_TIMEOUT, Event, WAIT,
     actors::{MyBasicMessageType, spawn_basic},
-    peer::{self, ScriptedPeer},
+    peer::{self, ScriptedPeer, ready_peer},
 };
 use ractor::ActorRef;
 use ractor_grpc::{
     CallError, DisconnectCause, NodeConfig, SessionState,
     pb::{self, CallErrorCode, envelope::Body},
 };
-
-const WAIT: Duration = Duration::from_secs(10);
-const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A node that advertises only the actors whose names start with `prefix`
 /// (ractor's registry is process-wide; tests run side by side).
@@ -28,24 +23,6 @@ async fn node(prefix: &'static str) -> common::TestNode {
             .with_advertise_filter(move |c| c.get_name().is_some_and(|n| n.starts_with(prefix))),
     )
     .await
-}
-
-/// Dials `node` as `name`, syncs `adverts`, reads the node's sync and waits
-/// until the node reports the session ready. Returns the peer and the
-/// node's snapshot.
-async fn ready_peer(
-    node: &mut common::TestNode,
-    name: &str,
-    adverts: Vec<pb::Envelope>,
-) -> (ScriptedPeer, Vec<pb::Envelope>) {
-    let mut peer = ScriptedPeer::dial(&node.addr, name, common::COOKIE)
-        .await
-        .expect("the handshake completes");
-    peer.sync(adverts).await.expect("sync sent");
-    let snapshot = peer.their_sync(WAIT).await;
-    node.wait_for(WAIT, |e| matches!(e, Event::Ready(_, n) if n == name))
-        .await;
-    (peer, snapshot)
 }
 
 fn is_cast(e: &pb::Envelope) -> bool {
@@ -231,7 +208,7 @@ async fn a_call_to_an_unknown_pid_gets_unknown_actor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scripted_peer_calls_the_nodes_advertised_actor() {
-    let (actor, seen) = spawn_basic("s5-basic").await;
+    let (actor, _) = spawn_basic("s5-basic").await;
     let pid = actor.get_id().pid();
     let mut node = node("s5-").await;
     let (mut peer, snapshot) = ready_peer(&mut node, "scripted-5", vec![]).await;
@@ -267,10 +244,8 @@ async fn the_scripted_peer_calls_the_nodes_advertised_actor() {
     .await
     .expect("sent");
     assert_eq!(reply_of(peer.until(WAIT, is_answer(2)).await), (1, true));
-    assert_eq!(
-        seen.lock().expect("lock").casts,
-        [("from-peer".to_owned(), 1)]
-    );
+    let seen = ractor_grpc::call(&actor, MyBasicMessageType::Seen, Some(CALL_TIMEOUT)).await;
+    assert_eq!(seen, Ok(vec![("from-peer".to_owned(), 1)]));
     actor.stop(None);
 }
 

@@ -2,12 +2,11 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Event, start};
-use ractor_grpc::{ConnectError, Direction, DisconnectCause, NodeConfig, SessionState};
-
-const WAIT: Duration = Duration::from_secs(10);
+use common::{Event, WAIT, peer, start};
+use ractor_grpc::{
+    ConnectError, ConnectionMode, Direction, DisconnectCause, NodeConfig, SessionState,
+    pb::{self, envelope::Body},
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_connect_with_events_in_order() {
@@ -279,20 +278,57 @@ async fn transitive_nodes_form_a_full_mesh() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn isolated_nodes_do_not_dial_peers_of_peers() {
-    let a = start("node-a").await;
-    let b = start("node-b").await;
-    let c = start("node-c").await;
-    ractor_grpc::connect(&a.actor, b.addr.clone())
+/// What node-b tells a scripted peer after node-c joins it, up to the
+/// Spawned advert of an actor spawned once node-b saw node-c ready. That
+/// advert travels behind any introduction node-b made (both go through the
+/// peer's session in order), so the envelopes before it are all there is.
+async fn told_before_a_marker(mode: ConnectionMode, tag: &str) -> Vec<pb::Envelope> {
+    let prefix = format!("intro-{tag}-");
+    let mut b = {
+        let prefix = prefix.clone();
+        common::start_with(
+            NodeConfig::new("node-b", common::COOKIE)
+                .with_mode(mode)
+                .with_advertise_filter(move |c| {
+                    c.get_name().is_some_and(|n| n.starts_with(&prefix))
+                }),
+        )
         .await
-        .expect("a-b");
+    };
+    let (mut watcher, _) = peer::ready_peer(&mut b, "watcher", vec![]).await;
+    let c = start("node-c").await;
     ractor_grpc::connect(&c.actor, b.addr.clone())
         .await
         .expect("c-b");
-    // Give a transitive introduction time to happen, were there one.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(ready_peer_names(&a).await, ["node-b"]);
-    assert_eq!(ready_peer_names(&c).await, ["node-b"]);
-    assert_eq!(ready_peer_names(&b).await, ["node-a", "node-c"]);
+    b.wait_for(WAIT, |e| matches!(e, Event::Ready(_, n) if n == "node-c"))
+        .await;
+    let marker = format!("{prefix}marker");
+    let (actor, _) = common::actors::spawn_basic(&marker).await;
+    let seen = watcher
+        .until(WAIT, |e| match &e.body {
+            Some(Body::Spawned(s)) => s.actor.as_ref().is_some_and(|a| a.name == marker),
+            _ => false,
+        })
+        .await;
+    actor.stop(None);
+    seen
+}
+
+fn peer_lists(seen: &[pb::Envelope]) -> Vec<Vec<String>> {
+    seen.iter()
+        .filter_map(|e| match &e.body {
+            Some(Body::Peers(list)) => Some(list.peers.iter().map(|p| p.name.clone()).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_nodes_do_not_introduce_their_peers() {
+    let seen = told_before_a_marker(ConnectionMode::Isolated, "iso").await;
+    assert_eq!(peer_lists(&seen), Vec::<Vec<String>>::new(), "{seen:?}");
+    // The same steps in transitive mode do introduce node-c: the check above
+    // looks where an introduction would be.
+    let seen = told_before_a_marker(ConnectionMode::Transitive, "tra").await;
+    assert_eq!(peer_lists(&seen), [["node-c"]], "{seen:?}");
 }

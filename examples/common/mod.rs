@@ -7,10 +7,14 @@ use ractor::{Actor, ActorRef};
 use ractor_grpc::{
     DisconnectReason, NodeConfig, NodeEventSubscription, NodeServer, NodeServerMessage, SessionInfo,
 };
-use tokio::task::JoinHandle;
+use tokio::{sync::mpsc, task::JoinHandle};
 
-/// Prints a node's session events as `[node] ...` lines.
-pub struct Narrator(pub String);
+/// Prints a node's session events as `[node] ...` lines, and passes on the
+/// name of each peer that disconnects after being ready.
+pub struct Narrator {
+    node: String,
+    disconnects: mpsc::UnboundedSender<String>,
+}
 
 fn peer(s: &SessionInfo) -> &str {
     s.peer_name.as_deref().unwrap_or("?")
@@ -20,7 +24,7 @@ impl NodeEventSubscription for Narrator {
     fn session_ready(&self, s: &SessionInfo) {
         println!(
             "[{}] connected to {} (cookie proofs match, actors synced)",
-            self.0,
+            self.node,
             peer(s)
         );
     }
@@ -32,10 +36,11 @@ impl NodeEventSubscription for Narrator {
         }
         println!(
             "[{}] disconnected from {}: {}",
-            self.0,
+            self.node,
             peer(s),
             reason.detail
         );
+        let _ = self.disconnects.send(peer(s).to_owned());
     }
 }
 
@@ -45,6 +50,8 @@ pub struct Node {
     pub actor: ActorRef<NodeServerMessage>,
     pub addr: String,
     pub handle: JoinHandle<()>,
+    /// Peers that disconnected after being ready, by name.
+    pub disconnects: mpsc::UnboundedReceiver<String>,
 }
 
 /// Starts a node on 127.0.0.1 (a free port) that narrates its sessions.
@@ -55,7 +62,12 @@ pub async fn start(
     let config =
         config(NodeConfig::new(name, "example-cookie").with_listen_addr("127.0.0.1:0".parse()?));
     let (actor, handle) = Actor::spawn(None, NodeServer::new(config), ()).await?;
-    ractor_grpc::subscribe(&actor, "narrator", Narrator(name.to_owned()))?;
+    let (tx, disconnects) = mpsc::unbounded_channel();
+    let narrator = Narrator {
+        node: name.to_owned(),
+        disconnects: tx,
+    };
+    ractor_grpc::subscribe(&actor, "narrator", narrator)?;
     let addr = ractor_grpc::node_info(&actor)
         .await?
         .listen_addr
@@ -66,10 +78,38 @@ pub async fn start(
         actor,
         addr,
         handle,
+        disconnects,
     })
 }
 
 impl Node {
+    /// Waits (at most 10 s) until `peer` has disconnected from this node.
+    pub async fn disconnected_from(
+        &mut self,
+        peer: &str,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let wait = async {
+            while let Some(name) = self.disconnects.recv().await {
+                if name == peer {
+                    return Ok(());
+                }
+            }
+            Err("the node stopped first")
+        };
+        Ok(tokio::time::timeout(std::time::Duration::from_secs(10), wait).await??)
+    }
+
+    /// Prints this node's sessions on one line.
+    pub async fn print_peers(&self) -> Result<(), Box<dyn std::error::Error>> {
+        let sessions = ractor_grpc::list_sessions(&self.actor).await?;
+        let peers: Vec<String> = sessions
+            .iter()
+            .map(|s| format!("{} ({:?}, {:?})", peer(s), s.direction, s.state))
+            .collect();
+        println!("[{}] peers: {}", self.name, peers.join(", "));
+        Ok(())
+    }
+
     /// Stops the node and waits for it.
     pub async fn stop(self) -> Result<(), Box<dyn std::error::Error>> {
         println!("[{}] stopping", self.name);

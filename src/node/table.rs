@@ -271,16 +271,19 @@ impl<H> SessionTable<H> {
         let Some(new) = self.sessions.get(&newcomer).and_then(Entry::known_peer) else {
             return Vec::new();
         };
-        let mut others: Vec<(SessionId, pb::KnownPeer)> = self
+        let mut others: Vec<(SessionId, Option<pb::KnownPeer>)> = self
             .sessions
             .iter()
             .filter(|(id, e)| **id != newcomer && e.info.state == SessionState::Ready)
-            .filter_map(|(id, e)| Some((*id, e.known_peer()?)))
+            .map(|(id, e)| (*id, e.known_peer()))
             .collect();
         others.sort_by_key(|(id, _)| *id);
+        // The newcomer hears of the others it can dial; each other hears of
+        // the newcomer, whether or not it can be dialled itself.
+        let dialable: Vec<pb::KnownPeer> = others.iter().filter_map(|(_, k)| k.clone()).collect();
         let mut out = Vec::new();
-        if !others.is_empty() {
-            out.push((newcomer, others.iter().map(|(_, k)| k.clone()).collect()));
+        if !dialable.is_empty() {
+            out.push((newcomer, dialable));
         }
         out.extend(others.into_iter().map(|(id, _)| (id, vec![new.clone()])));
         out

@@ -13,7 +13,7 @@ use std::{
         Arc, Mutex, OnceLock, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use ractor::RpcReplyPort;
@@ -54,6 +54,9 @@ impl std::fmt::Display for Refused {
 
 /// Bytes of envelopes a session may hold queued before senders wait.
 pub(crate) const QUEUE_BYTES: usize = 8 * 1024 * 1024;
+
+/// How long a call is kept after its deadline before the sweep ends it.
+const AFTER_DEADLINE: Duration = Duration::from_secs(1);
 
 /// A call this node sent and has not seen answered.
 #[derive(Debug)]
@@ -235,8 +238,22 @@ impl SessionLink {
     }
 
     /// A call failed; the reason is reported and its caller's port dropped.
+    ///
+    /// A timeout the callee reports is left to the caller's own timer,
+    /// which runs out at the call's deadline: the port stays open until the
+    /// sweep ends the call a grace period after that deadline. Dropping it
+    /// earlier would make ractor's own `call` see `SenderError` a moment
+    /// before its timer says `Timeout`.
     pub(crate) fn fail(&self, tag: u64, error: CallError) {
-        let pending = self.pending().remove(&tag);
+        let pending = {
+            let mut pending = self.pending();
+            let left_to_the_caller = error == CallError::Timeout
+                && pending.get(&tag).is_some_and(|p| p.deadline.is_some());
+            if left_to_the_caller {
+                return;
+            }
+            pending.remove(&tag)
+        };
         if let Some(p) = pending {
             self.finish_failed(p, error);
         }
@@ -250,15 +267,22 @@ impl SessionLink {
         drop(p.reply);
     }
 
-    /// Ends calls whose caller stopped waiting (its port is closed) or whose
-    /// deadline passed, reporting a timeout.
+    /// Ends calls whose caller stopped waiting (its port is closed), or whose
+    /// deadline passed more than [`AFTER_DEADLINE`] ago, reporting a timeout.
+    /// The grace lets the caller's own timer, which may have started a
+    /// little later than the deadline here was set, fire first.
     pub(crate) fn sweep(&self) {
         let now = Instant::now();
         let expired: Vec<Pending> = {
             let mut pending = self.pending();
             let tags: Vec<u64> = pending
                 .iter()
-                .filter(|(_, p)| p.reply.is_closed() || p.deadline.is_some_and(|d| d <= now))
+                .filter(|(_, p)| {
+                    p.reply.is_closed()
+                        || p.deadline
+                            .and_then(|d| d.checked_add(AFTER_DEADLINE))
+                            .is_some_and(|end| end <= now)
+                })
                 .map(|(tag, _)| *tag)
                 .collect();
             tags.iter().filter_map(|t| pending.remove(t)).collect()

@@ -8,12 +8,13 @@ pub mod raw;
 
 use std::{
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use ractor::{Actor, ActorRef};
 use ractor_grpc::{
-    DisconnectReason, NodeConfig, NodeEventSubscription, NodeServer, NodeServerMessage, SessionInfo,
+    ConnectionMode, DisconnectReason, NodeConfig, NodeEventSubscription, NodeServer,
+    NodeServerMessage, SessionInfo,
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 
@@ -168,4 +169,72 @@ where
 
 pub fn shared<T>(v: T) -> Arc<Mutex<T>> {
     Arc::new(Mutex::new(v))
+}
+
+/// How long tests wait for an event or a condition.
+pub const WAIT: Duration = Duration::from_secs(10);
+/// The timeout of calls that are expected to succeed.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A node that advertises only actors named `<prefix>-...`.
+pub async fn node(name: &str, prefix: &str, mode: ConnectionMode) -> TestNode {
+    let prefix = format!("{prefix}-");
+    start_with(
+        NodeConfig::new(name, COOKIE)
+            .with_mode(mode)
+            .with_advertise_filter(move |cell| {
+                cell.get_name().is_some_and(|n| n.starts_with(&prefix))
+            }),
+    )
+    .await
+}
+
+/// node-a (advertising actors named `a-...`) and node-b (`b-...`), node-b
+/// connected to node-a.
+pub async fn pair() -> (TestNode, TestNode) {
+    let a = node("node-a", "a", ConnectionMode::Isolated).await;
+    let b = node("node-b", "b", ConnectionMode::Isolated).await;
+    ractor_grpc::connect(&b.actor, a.addr.clone())
+        .await
+        .expect("connect");
+    (a, b)
+}
+
+/// The proxy on `node` of the actor `name` on `peer`, waiting for it.
+pub async fn proxy<M: ractor::Message>(node: &TestNode, peer: &str, name: &str) -> ActorRef<M> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(cell) = ractor_grpc::registry::where_is(&node.actor, peer, name)
+            .await
+            .expect("lookup")
+        {
+            assert!(!cell.get_id().is_local(), "a proxy has a remote id");
+            return ActorRef::from(cell);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} on {peer} never appeared on {}",
+            node.name
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A [`BasicActor`](actors::BasicActor) on node-a, node-b connected to
+/// node-a, and node-b's proxy of the actor: `(actor, probe, a, b, proxy)`.
+pub type RemoteBasic = (
+    ActorRef<actors::MyBasicMessageType>,
+    actors::Probe,
+    TestNode,
+    TestNode,
+    ActorRef<actors::MyBasicMessageType>,
+);
+
+/// Spawns a `BasicActor` named `name` (it must start with `a-`, so node-a
+/// advertises it), starts the [`pair`] and finds the proxy on node-b.
+pub async fn remote_basic(name: &str) -> RemoteBasic {
+    let (actor, probe) = actors::spawn_basic(name).await;
+    let (a, b) = pair().await;
+    let remote = proxy(&b, "node-a", name).await;
+    (actor, probe, a, b, remote)
 }

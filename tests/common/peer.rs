@@ -384,3 +384,24 @@ pub fn goodbye(code: tonic::Code, reason: &str, cause: &str) -> pb::Envelope {
 pub fn is_ready(e: &pb::Envelope) -> bool {
     matches!(e.body, Some(Body::Ready(_)))
 }
+
+/// Dials `node` as `name`, syncs `adverts`, reads the node's sync and waits
+/// until the node reports the session ready. Returns the peer and the
+/// node's snapshot.
+pub async fn ready_peer(
+    node: &mut super::TestNode,
+    name: &str,
+    adverts: Vec<pb::Envelope>,
+) -> (ScriptedPeer, Vec<pb::Envelope>) {
+    let mut peer = ScriptedPeer::dial(&node.addr, name, super::COOKIE)
+        .await
+        .expect("the handshake completes");
+    peer.sync(adverts).await.expect("sync sent");
+    let snapshot = peer.their_sync(super::WAIT).await;
+    node.wait_for(
+        super::WAIT,
+        |e| matches!(e, super::Event::Ready(_, n) if n == name),
+    )
+    .await;
+    (peer, snapshot)
+}

@@ -1,6 +1,6 @@
 //! One side of the example across a process boundary.
 //!
-//! `example_pair serve --name a` runs a node with an `ExampleActor` in pg
+//! `example_pair serve --name a` runs a node with a `BasicActor` in pg
 //! group example/basic and prints `[a] listening on ADDR`. `example_pair use
 //! --name b --connect ADDR` connects, finds the actor through pg, casts and
 //! calls it, prints what came back, and exits 0.
@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use integration::{EXAMPLE_GROUP, EXAMPLE_SCOPE, ExampleActor, MyBasicMessageType, STEP_TIMEOUT};
+use integration::{BasicActor, EXAMPLE_GROUP, EXAMPLE_SCOPE, MyBasicMessageType, STEP_TIMEOUT};
 use ractor::{Actor, ActorRef};
 use ractor_grpc::{NodeConfig, NodeServer};
 
@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn serve(name: &str, cookie: String) -> Result<(), Box<dyn std::error::Error>> {
-    let (actor, _) = Actor::spawn(Some("example".into()), ExampleActor, ()).await?;
+    let (actor, _) = Actor::spawn(Some("example".into()), BasicActor::default(), ()).await?;
     ractor::pg::join_scoped(
         EXAMPLE_SCOPE.into(),
         EXAMPLE_GROUP.into(),

@@ -134,13 +134,23 @@ async fn a_ready_newcomer_and_the_ready_peers_are_introduced_to_each_other() {
             (2, vec![known("d", "127.0.0.1:4")]),
         ]
     );
+    // A ready peer that gave no listen address is not offered to the
+    // newcomer, but hears of it.
+    add(&mut t, 6, "f", "", SessionState::Ready);
+    add(&mut t, 7, "g", "127.0.0.1:7", SessionState::Ready);
+    let intro = t.introductions(7);
+    assert_eq!(intro[0].0, 7);
+    assert!(!intro[0].1.iter().any(|k| k.name == "f"), "{intro:?}");
+    assert!(
+        intro.contains(&(6, vec![known("g", "127.0.0.1:7")])),
+        "{intro:?}"
+    );
     // Alone: nobody to introduce.
     let mut alone = SessionTable::<u32>::default();
     add(&mut alone, 1, "b", "127.0.0.1:2", SessionState::Ready);
     assert!(alone.introductions(1).is_empty());
     // A newcomer that gave no listen address cannot be dialled.
-    add(&mut t, 5, "e", "", SessionState::Ready);
-    assert!(t.introductions(5).is_empty());
+    assert!(t.introductions(6).is_empty());
 }
 
 struct Idle;
