@@ -1,4 +1,5 @@
-//! The issue's example between two OS processes.
+//! The issue's example between two OS processes, and a call past its
+//! timeout seen from outside.
 
 mod common;
 
@@ -29,6 +30,13 @@ fn the_issue_example_works_between_two_processes() {
     );
     assert!(
         text.contains(r#"saw casts [("hello", 1), ("world", 2)]"#),
+        "{text}"
+    );
+    // A callee slower than the timeout is a timeout, every time, either way
+    // the caller calls.
+    let five = "Timeout Timeout Timeout Timeout Timeout";
+    assert!(
+        text.contains(&format!("ractor_grpc::call {five}; ActorRef::call {five}")),
         "{text}"
     );
 }

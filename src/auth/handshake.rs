@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use crate::{
-    auth::{Cookie, NONCE_LEN, Nonce, Role, Transcript, prove, verify},
+    auth::cookie::{Cookie, NONCE_LEN, Nonce, Role, Transcript, prove, verify},
     pb::{self, envelope::Body},
     reason::DisconnectCause,
 };
@@ -120,10 +120,6 @@ pub(crate) fn kind(envelope: &pb::Envelope) -> &'static str {
     }
 }
 
-fn envelope(body: Body) -> pb::Envelope {
-    pb::Envelope { body: Some(body) }
-}
-
 fn check_name(name: &str, what: &'static str) -> Result<(), HandshakeError> {
     if name.is_empty() {
         return Err(HandshakeError::Malformed {
@@ -187,7 +183,7 @@ impl AwaitChallenge {
             incarnation: local.incarnation,
             listen_addr: local.listen_addr.clone(),
         });
-        (Self { local, nonce }, envelope(hello))
+        (Self { local, nonce }, pb::Envelope::from(hello))
     }
 
     /// Takes the acceptor's Challenge.
@@ -255,7 +251,7 @@ impl ChallengeReceived {
             peer_nonce: self.peer_nonce,
             peer: self.peer,
         };
-        (next, envelope(Body::Proof(pb::Proof { proof })))
+        (next, pb::Envelope::from(Body::Proof(pb::Proof { proof })))
     }
 }
 
@@ -349,7 +345,7 @@ impl AwaitHello {
                 version,
             },
         };
-        Ok((next, envelope(challenge)))
+        Ok((next, pb::Envelope::from(challenge)))
     }
 }
 
@@ -425,7 +421,7 @@ impl ProofVerified {
         );
         (
             Authenticated { peer: self.peer },
-            envelope(Body::Welcome(pb::Welcome { proof })),
+            pb::Envelope::from(Body::Welcome(pb::Welcome { proof })),
         )
     }
 }

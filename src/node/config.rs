@@ -253,7 +253,7 @@ impl NodeConfig {
 
     /// Checks the settings a node cannot run with.
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.name.is_empty() || self.name.len() > crate::auth::handshake::MAX_NAME_LEN {
+        if self.name.is_empty() || self.name.len() > crate::auth::MAX_NAME_LEN {
             return Err("node name must be 1 to 255 bytes".into());
         }
         if self.cookie.is_empty() {

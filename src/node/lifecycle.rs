@@ -24,7 +24,7 @@ use super::{
     waiters::Waiters,
 };
 use crate::{
-    auth::handshake::{Local, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION},
+    auth::{Local, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION},
     reason::{DisconnectCause, DisconnectReason},
     registry::Adverts,
     transport::{self, SessionStream},

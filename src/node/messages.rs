@@ -16,7 +16,7 @@ use super::{
     introspect::{GroupInfo, LocalActorInfo},
 };
 use crate::{
-    auth::handshake::Peer,
+    auth::Peer,
     pb,
     reason::DisconnectReason,
     registry::{Lookup, ProxyChange},

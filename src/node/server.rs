@@ -27,7 +27,7 @@ use super::{
     waiters::{Answer, Waiters},
 };
 use crate::{
-    auth::handshake::Local,
+    auth::Local,
     pb::{self, envelope::Body},
     reason::{DisconnectCause, DisconnectReason},
     registry::Adverts,

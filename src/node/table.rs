@@ -13,7 +13,7 @@ use ractor::{ActorCell, ActorId};
 
 use super::info::{SessionId, SessionInfo, SessionState};
 use crate::{
-    auth::handshake::Peer,
+    auth::Peer,
     pb,
     registry::{ProxyChange, RemoteActorInfo},
     remote_actor::SessionLink,

@@ -3,13 +3,13 @@
 //! `example_pair serve --name a` runs a node with a `BasicActor` in pg
 //! group example/basic and prints `[a] listening on ADDR`. `example_pair use
 //! --name b --connect ADDR` connects, finds the actor through pg, casts and
-//! calls it, prints what came back, and exits 0.
+//! calls it (also past a timeout), prints what came back, and exits 0.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use integration::{BasicActor, EXAMPLE_GROUP, EXAMPLE_SCOPE, MyBasicMessageType, STEP_TIMEOUT};
-use ractor::{Actor, ActorRef};
+use ractor::{Actor, ActorRef, rpc::CallResult};
 use ractor_grpc::{NodeConfig, NodeServer};
 
 #[derive(Debug, Parser)]
@@ -99,6 +99,29 @@ async fn use_it(name: &str, cookie: String, addr: &str) -> Result<(), Box<dyn st
     );
     let seen = ractor_grpc::call(&remote, MyBasicMessageType::Seen, Some(STEP_TIMEOUT)).await?;
     println!("[{name}] the remote actor saw casts {seen:?}");
+    // A callee slower than the caller's timeout: the call says Timeout, both
+    // through ractor_grpc::call and through ractor's own call.
+    let short = Duration::from_millis(200);
+    let mut ours = Vec::new();
+    let mut ractors = Vec::new();
+    for _ in 0..5 {
+        let got = ractor_grpc::call(&remote, |p| MyBasicMessageType::Slow(1500, p), Some(short));
+        ours.push(match got.await {
+            Ok(v) => format!("replied {v}"),
+            Err(e) => format!("{:?}", e.kind()),
+        });
+        let got = remote.call(|p| MyBasicMessageType::Slow(1500, p), Some(short));
+        ractors.push(match got.await? {
+            CallResult::Success(v) => format!("replied {v}"),
+            CallResult::Timeout => "Timeout".to_owned(),
+            CallResult::SenderError => "SenderError".to_owned(),
+        });
+    }
+    println!(
+        "[{name}] Slow(1500) under a 200 ms timeout: ractor_grpc::call {}; ActorRef::call {}",
+        ours.join(" "),
+        ractors.join(" ")
+    );
     node.stop(None);
     handle.await?;
     Ok(())

@@ -20,10 +20,7 @@ use super::{
     reader,
 };
 use crate::{
-    auth::{
-        NONCE_LEN, Nonce,
-        handshake::{Local, Peer},
-    },
+    auth::{Local, NONCE_LEN, Nonce, Peer},
     node::{
         arbiter::Verdict,
         messages::{InternalMsg, NodeServerMessage, SessionEvent},

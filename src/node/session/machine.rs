@@ -26,11 +26,8 @@ use tonic::{Code, Status};
 
 use crate::{
     auth::{
-        Nonce,
-        handshake::{
-            self, AwaitChallenge, AwaitHello, AwaitProof, AwaitWelcome, ChallengeReceived,
-            HandshakeError, Local, Peer, ProofVerified,
-        },
+        self, AwaitChallenge, AwaitHello, AwaitProof, AwaitWelcome, ChallengeReceived,
+        HandshakeError, Local, Nonce, Peer, ProofVerified,
     },
     pb::{self, envelope::Body},
     reason::{CAUSE_METADATA_KEY, DisconnectCause, DisconnectReason},
@@ -204,7 +201,7 @@ impl SessionMachine {
             },
             // The peer waits for our Proof or Welcome; it has nothing to say.
             Phase::ClaimAsDialer(_) | Phase::ClaimAsAcceptor(_) => {
-                let kind = handshake::kind(&env);
+                let kind = auth::kind(&env);
                 self.close(
                     violation(format!("unexpected {kind} before the handshake finished")),
                     out,
@@ -255,7 +252,7 @@ impl SessionMachine {
             }
             Some(Body::Peers(list)) => Action::Peers(list.peers),
             body => {
-                let kind = handshake::kind(&pb::Envelope { body });
+                let kind = auth::kind(&pb::Envelope { body });
                 return self.close(violation(format!("unexpected {kind} during {during}")), out);
             }
         };
