@@ -3,9 +3,10 @@
 //! modules import each other without a cycle.
 //!
 //! "Imports" here are the paths the code names: `crate::m...` (also inside a
-//! `use crate::{m, n}` group) and, inside `src/node/`, `super::m`. Unit-test
-//! code (from a file's `#[cfg(test)]` on, and `tests.rs` files) is left out:
-//! a test may reach anywhere.
+//! `use crate::{m, n}` group, and `crate::Name` for a name the crate root
+//! re-exports from `m`) and, inside `src/node/`, `super::m` and
+//! `super::super::m`. Unit-test modules (`#[cfg(test)] mod ...` and
+//! `tests.rs` files) are left out: a test may reach anywhere.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -48,13 +49,64 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The file's code without its unit tests.
+/// The file's code without comments and without its unit-test module
+/// (`#[cfg(test)] mod ...`, by convention last in a file). Other
+/// `#[cfg(test)]` items stay.
 fn code(path: &Path) -> String {
-    let text = fs::read_to_string(path).expect("read file");
-    match text.find("#[cfg(test)]") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
+    // Comments (doc links among them) are not imports.
+    let text: String = fs::read_to_string(path)
+        .expect("read file")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("#[cfg(test)]") {
+        let at = from + i;
+        let after = text[at + "#[cfg(test)]".len()..].trim_start();
+        if after.starts_with("mod ") {
+            return text[..at].to_owned();
+        }
+        from = at + 1;
     }
+    text
+}
+
+/// What `lib.rs` re-exports at the crate root, by name, with the module each
+/// comes from: `crate::NodeServer` is an import of `node`.
+fn root_exports(src: &Path) -> BTreeMap<String, String> {
+    let lib = fs::read_to_string(src.join("lib.rs")).expect("read lib.rs");
+    let mut out = BTreeMap::new();
+    let mut rest = lib.as_str();
+    while let Some(i) = rest.find("pub use ") {
+        rest = &rest[i + "pub use ".len()..];
+        let end = rest.find(';').unwrap_or(rest.len());
+        let statement = &rest[..end];
+        let module: String = statement
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let mut token = String::new();
+        let mut chars = statement.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c.is_alphanumeric() || c == '_' {
+                token.push(c);
+                if chars
+                    .peek()
+                    .is_some_and(|n| n.is_alphanumeric() || *n == '_')
+                {
+                    continue;
+                }
+                let is_path = chars.peek() == Some(&':');
+                if !is_path && !["self", "as"].contains(&token.as_str()) && token != module {
+                    out.insert(std::mem::take(&mut token), module.clone());
+                }
+                token.clear();
+            }
+        }
+        rest = &rest[end..];
+    }
+    out
 }
 
 /// The first path segments named after every `prefix` in `code` (a
@@ -125,12 +177,20 @@ fn top_level_modules_import_only_downwards() {
     let src = src();
     let mut files = Vec::new();
     rust_files(&src, &mut files);
+    let exports = root_exports(&src);
+    assert_eq!(
+        exports.get("NodeServer").map(String::as_str),
+        Some("node"),
+        "{exports:?}"
+    );
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for path in &files {
         let Some(module) = top_module(&src, path) else {
             continue;
         };
         for name in named_after(&code(path), "crate::") {
+            // A root re-export is an import of the module it comes from.
+            let name = exports.get(&name).cloned().unwrap_or(name);
             if name != module && (rank(&name).is_some() || name == "private") {
                 edges.entry(module.clone()).or_default().insert(name);
             }
@@ -196,9 +256,12 @@ fn the_nodes_modules_import_each_other_without_a_cycle() {
         }
         let code = code(path);
         let mut named = named_after(&code, "crate::node::");
-        // `super::` from a file directly in node/ names a sibling.
-        if rel.components().count() == 1 {
-            named.extend(named_after(&code, "super::"));
+        // `super::` from a file directly in node/ names a sibling, and so
+        // does `super::super::` from a file one folder down.
+        match rel.components().count() {
+            1 => named.extend(named_after(&code, "super::")),
+            2 => named.extend(named_after(&code, "super::super::")),
+            _ => {}
         }
         named.remove(&child);
         edges.entry(child).or_default().extend(named);

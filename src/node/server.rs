@@ -9,7 +9,7 @@
 
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Instant};
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorProcessingErr, ActorRef, ActorStatus, RpcReplyPort, SupervisionEvent};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
@@ -301,12 +301,15 @@ impl NodeServerState {
             return;
         };
         // Normally the session did this itself; a session that failed could
-        // not, and its calls in flight and proxies must still end.
+        // not, and its calls in flight and proxies must still end. A proxy
+        // already draining its mailbox into the closed link is left to it.
         if let Some(link) = entry.link() {
             link.close(&reason, None);
         }
         for cell in entry.proxy_cells() {
-            cell.stop(Some("the session ended".into()));
+            if cell.get_status() < ActorStatus::Draining && cell.drain().is_err() {
+                cell.stop(None);
+            }
         }
         let info = entry.info();
         let peer = info.peer_name.as_deref();

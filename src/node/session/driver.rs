@@ -7,7 +7,10 @@
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -54,7 +57,8 @@ pub(crate) struct SessionArgs {
 /// Messages a session handles.
 #[derive(Debug)]
 pub(crate) enum SessionMsg {
-    /// An action of the machine that the reader cannot carry out.
+    /// An action of the machine that the reader handed over (it counted it
+    /// in `handed_over`).
     Act(Action),
     /// The node server's snapshot of this node's actors and groups: send it,
     /// then Ready.
@@ -90,6 +94,8 @@ pub(crate) struct SessionDriver {
     reader: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
     handshake_timeout: Duration,
+    /// Actions the reader handed over and this actor has not finished.
+    handed_over: Arc<AtomicUsize>,
 }
 
 fn fresh_nonce() -> Nonce {
@@ -131,11 +137,13 @@ impl Actor for NodeSession {
             ),
         };
         let machine = Arc::new(Mutex::new(machine));
+        let handed_over = Arc::new(AtomicUsize::new(0));
         let reader = tokio::spawn(reader::read(
             inbound,
             machine.clone(),
             myself.clone(),
             delivery.clone(),
+            handed_over.clone(),
         ));
         myself.send_after(args.handshake_timeout, || SessionMsg::Deadline);
         let mut driver = SessionDriver {
@@ -149,6 +157,7 @@ impl Actor for NodeSession {
             reader: Some(reader),
             writer: Some(writer),
             handshake_timeout: args.handshake_timeout,
+            handed_over,
         };
         // A dialer's Hello; the queue is empty, so this cannot wait.
         driver.run(&myself, first).await;
@@ -162,7 +171,13 @@ impl Actor for NodeSession {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let actions = match msg {
-            SessionMsg::Act(action) => vec![action],
+            SessionMsg::Act(action) => {
+                state.run(&myself, vec![action]).await;
+                // Done: the reader may deliver traffic itself again once
+                // nothing it handed over is left.
+                state.handed_over.fetch_sub(1, Ordering::Release);
+                return Ok(());
+            }
             SessionMsg::Sync(snapshot) => state.step(|m, out| m.sync(snapshot, out)),
             SessionMsg::Send(envelopes) => state.step(|m, out| m.send(envelopes, out)),
             SessionMsg::Close(reason) => state.step(|m, out| m.close(reason, out)),
@@ -256,6 +271,7 @@ impl SessionDriver {
                     }
                 }
                 Action::Peers(peers) => self.report(SessionEvent::PeersAdvertised(peers)),
+                Action::PeerReady => work.extend(self.step(SessionMachine::peer_ready)),
                 Action::Ready => self.report(SessionEvent::Ready),
                 Action::Close { reason, farewell } => self.end(myself, reason, farewell),
             }

@@ -56,6 +56,9 @@ pub(crate) enum Action {
     Deliver(Traffic),
     /// The peer named nodes it is connected to (transitive mode).
     Peers(Vec<pb::KnownPeer>),
+    /// The peer's Ready arrived: once everything before it is carried out
+    /// (its snapshot applied), take it with [`SessionMachine::peer_ready`].
+    PeerReady,
     /// Both sides sent and received Ready: report the session ready.
     Ready,
     /// End the session for `reason`: send `farewell` (if any) after what is
@@ -81,9 +84,12 @@ enum Phase {
     /// The acceptor verified the dialer's proof; the node decides.
     ClaimAsAcceptor(ProofVerified),
     /// Authenticated; waiting for our snapshot (from the node server) and the
-    /// peer's Ready, in either order.
+    /// peer's Ready, in either order. The peer's Ready is *seen* when it
+    /// arrives and *taken* when the driver has carried out everything that
+    /// came before it ([`Action::PeerReady`]).
     Syncing {
         sent_ready: bool,
+        ready_seen: bool,
         got_ready: bool,
     },
     Ready,
@@ -209,21 +215,20 @@ impl SessionMachine {
             }
             Phase::Syncing {
                 sent_ready,
+                ready_seen,
                 got_ready,
             } => {
-                if matches!(env.body, Some(Body::Ready(_))) && !got_ready {
-                    self.phase = Phase::Syncing {
-                        sent_ready,
-                        got_ready: true,
-                    };
-                    self.maybe_ready(out);
+                let first_ready = matches!(env.body, Some(Body::Ready(_))) && !ready_seen;
+                self.phase = Phase::Syncing {
+                    sent_ready,
+                    ready_seen: ready_seen || first_ready,
+                    got_ready,
+                };
+                if first_ready {
+                    out.push(Action::PeerReady);
                 } else {
                     // The peer may already send traffic: its own actors may
                     // react to our snapshot before our Ready is out.
-                    self.phase = Phase::Syncing {
-                        sent_ready,
-                        got_ready,
-                    };
                     self.traffic(env, "sync", out);
                 }
             }
@@ -284,6 +289,7 @@ impl SessionMachine {
         out.push(Action::Authenticated(peer));
         self.phase = Phase::Syncing {
             sent_ready: false,
+            ready_seen: false,
             got_ready: false,
         };
     }
@@ -293,6 +299,7 @@ impl SessionMachine {
     pub(crate) fn sync(&mut self, snapshot: Vec<pb::Envelope>, out: &mut Vec<Action>) {
         let Phase::Syncing {
             sent_ready: false,
+            ready_seen,
             got_ready,
         } = self.phase
         else {
@@ -302,15 +309,35 @@ impl SessionMachine {
         out.push(Action::Send(Body::Ready(pb::Ready {}).into()));
         self.phase = Phase::Syncing {
             sent_ready: true,
+            ready_seen,
             got_ready,
         };
         self.maybe_ready(out);
+    }
+
+    /// The driver carried out everything the peer sent before its Ready:
+    /// take the Ready.
+    pub(crate) fn peer_ready(&mut self, out: &mut Vec<Action>) {
+        if let Phase::Syncing {
+            sent_ready,
+            ready_seen: true,
+            got_ready: false,
+        } = self.phase
+        {
+            self.phase = Phase::Syncing {
+                sent_ready,
+                ready_seen: true,
+                got_ready: true,
+            };
+            self.maybe_ready(out);
+        }
     }
 
     fn maybe_ready(&mut self, out: &mut Vec<Action>) {
         if let Phase::Syncing {
             sent_ready: true,
             got_ready: true,
+            ..
         } = self.phase
         {
             self.phase = Phase::Ready;

@@ -5,7 +5,8 @@
 //!   end), stepped by unit tests.
 //! - the reader task (`reader`): feeds the machine every inbound frame and
 //!   carries out what needs no actor (sending control envelopes, delivering
-//!   traffic) at once, in stream order; it hands the rest to the actor.
+//!   traffic) at once; it hands the rest to the actor, and traffic too while
+//!   the actor has handed-over work left, so all runs in stream order.
 //! - the session actor (`driver`): feeds the machine local requests (the
 //!   node server's snapshot, changes, close; the deadline) and carries out
 //!   the actions that need an actor or the node server: claims, the mirror

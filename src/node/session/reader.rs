@@ -2,11 +2,19 @@
 //!
 //! It runs apart from the session actor so a slow network never blocks the
 //! actor, and so traffic costs no actor hop: casts, calls and answers are
-//! delivered here, in the order the peer sent them, and control envelopes
-//! (a challenge, an error answer) are queued here too. What needs the actor
-//! (a claim, an advert, a report, the end) goes to it in order.
+//! delivered here, and control envelopes (a challenge, an error answer) are
+//! queued here too. What needs the actor (a claim, an advert, the peer's
+//! Ready, a report, the end) is handed to it in order.
+//!
+//! Everything the peer sent is carried out in the order it was sent: while
+//! the actor still has handed-over actions to finish (an advert's proxies to
+//! start, say), traffic is handed over behind them instead of delivered
+//! here, so a message never overtakes an advert sent before it.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{
+    Arc, Mutex, PoisonError,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use ractor::ActorRef;
 use tonic::Streaming;
@@ -23,6 +31,7 @@ pub(super) async fn read(
     machine: Arc<Mutex<SessionMachine>>,
     session: ActorRef<SessionMsg>,
     delivery: Delivery,
+    handed_over: Arc<AtomicUsize>,
 ) {
     let mut actions = Vec::new();
     loop {
@@ -39,8 +48,11 @@ pub(super) async fn read(
         for action in actions.drain(..) {
             match action {
                 Action::Send(envelope) => delivery.link.send_control(envelope),
-                Action::Deliver(traffic) => delivery.deliver(traffic),
+                Action::Deliver(traffic) if handed_over.load(Ordering::Acquire) == 0 => {
+                    delivery.deliver(traffic);
+                }
                 other => {
+                    handed_over.fetch_add(1, Ordering::AcqRel);
                     if session.cast(SessionMsg::Act(other)).is_err() {
                         return;
                     }

@@ -62,6 +62,7 @@ enum Seen {
     Advert(u64),
     Deliver(&'static str),
     Peers(usize),
+    PeerReady,
     Ready,
     Close(DisconnectCause, bool, Last),
 }
@@ -90,6 +91,11 @@ struct Side {
     verdict: Result<(), DisconnectReason>,
     /// What this side's node syncs once authenticated (`None`: never).
     snapshot: Option<Vec<pb::Envelope>>,
+    /// Leave claims unanswered (the node has not decided yet).
+    hold_claims: bool,
+    /// Leave the peer's Ready untaken (the driver is still applying what
+    /// came before it).
+    hold_peer_ready: bool,
     seen: Vec<Seen>,
     outbox: VecDeque<pb::Envelope>,
 }
@@ -100,6 +106,8 @@ impl Side {
             machine,
             verdict: Ok(()),
             snapshot: Some(Vec::new()),
+            hold_claims: false,
+            hold_peer_ready: false,
             seen: Vec::new(),
             outbox: VecDeque::new(),
         };
@@ -127,7 +135,9 @@ impl Side {
                 Action::Send(e) => self.outbox.push_back(e),
                 Action::Claim(peer) => {
                     self.seen.push(Seen::Claim(peer.name));
-                    self.machine.claimed(self.verdict.clone(), &mut more);
+                    if !self.hold_claims {
+                        self.machine.claimed(self.verdict.clone(), &mut more);
+                    }
                 }
                 Action::Authenticated(peer) => {
                     self.seen.push(Seen::Authenticated(peer.name));
@@ -147,6 +157,12 @@ impl Side {
                     Traffic::Error(_) => "error",
                 })),
                 Action::Peers(p) => self.seen.push(Seen::Peers(p.len())),
+                Action::PeerReady => {
+                    self.seen.push(Seen::PeerReady);
+                    if !self.hold_peer_ready {
+                        self.machine.peer_ready(&mut more);
+                    }
+                }
                 Action::Ready => self.seen.push(Seen::Ready),
                 Action::Close { reason, farewell } => {
                     // A close comes last: nothing may follow it.
@@ -236,6 +252,7 @@ fn both_sides_authenticate_sync_and_become_ready() {
             Seen::Authenticated("node-b".into()),
             Seen::Advert(2),
             Seen::Advert(3),
+            Seen::PeerReady,
             Seen::Ready,
         ]
     );
@@ -245,6 +262,7 @@ fn both_sides_authenticate_sync_and_become_ready() {
             Seen::Claim("node-a".into()),
             Seen::Authenticated("node-a".into()),
             Seen::Advert(1),
+            Seen::PeerReady,
             Seen::Ready,
         ]
     );
@@ -263,8 +281,8 @@ fn ready_waits_for_our_own_snapshot_as_well_as_the_peers_ready() {
     assert_eq!(pair.acceptor.seen.last(), Some(&Seen::Ready));
     pair.drive();
     assert_eq!(
-        &pair.dialer.seen[pair.dialer.seen.len() - 2..],
-        [Seen::Advert(9), Seen::Ready]
+        &pair.dialer.seen[pair.dialer.seen.len() - 3..],
+        [Seen::Advert(9), Seen::PeerReady, Seen::Ready]
     );
     // A second snapshot changes nothing.
     pair.acceptor.step(|m, out| m.sync(vec![spawned(10)], out));
@@ -537,13 +555,70 @@ fn an_empty_frame_or_traffic_before_authentication_is_a_violation() {
 
 #[test]
 fn anything_while_the_node_decides_a_claim_is_a_violation() {
-    let mut side = Side::acceptor(local("node-b", 0xB, COOKIE));
-    // Stop before the Proof: the Hello alone makes the acceptor challenge.
-    side.feed(vec![hello()]);
-    assert_eq!(side.outbox.len(), 1, "a Challenge");
-    // A Hello again where a Proof belongs.
-    side.feed(vec![hello()]);
-    assert!(violation_of(&side), "{:?}", side.seen);
+    // The acceptor waits on its claim after the dialer's Proof; the dialer
+    // sends nothing more until Welcome, so anything now breaks the protocol.
+    let mut pair = Pair::new();
+    pair.acceptor.hold_claims = true;
+    pair.drive();
+    assert_eq!(pair.acceptor.seen, [Seen::Claim("node-a".into())]);
+    pair.acceptor.feed(vec![cast(1)]);
+    assert!(violation_of(&pair.acceptor), "{:?}", pair.acceptor.seen);
+    // The verdict that comes after the end changes nothing.
+    pair.acceptor.step(|m, out| m.claimed(Ok(()), out));
+    assert!(
+        pair.acceptor
+            .outbox
+            .iter()
+            .all(|e| !matches!(e.body, Some(Body::Welcome(_))))
+    );
+    assert_eq!(pair.acceptor.closes().len(), 1);
+    // Likewise the dialer, waiting on its claim after the Challenge.
+    let mut pair = Pair::new();
+    pair.dialer.hold_claims = true;
+    pair.drive();
+    assert_eq!(pair.dialer.seen, [Seen::Claim("node-b".into())]);
+    pair.dialer.feed(vec![spawned(1)]);
+    assert_eq!(
+        pair.dialer.closes(),
+        [&Seen::Close(
+            DisconnectCause::ProtocolViolation,
+            false,
+            Last::Goodbye(DisconnectCause::ProtocolViolation)
+        )]
+    );
+}
+
+#[test]
+fn the_peers_ready_is_taken_only_after_what_came_before_it() {
+    let mut pair = Pair::new();
+    pair.acceptor.snapshot = Some(vec![spawned(2)]);
+    pair.dialer.hold_peer_ready = true;
+    pair.drive();
+    // The dialer saw the acceptor's snapshot and Ready, and synced itself,
+    // but is not ready until its driver has applied the snapshot.
+    assert_eq!(&pair.dialer.seen[2..], [Seen::Advert(2), Seen::PeerReady]);
+    assert!(!pair.dialer.machine.is_ready());
+    // A second Ready is still a violation, taken or not.
+    let mut early = Pair::new();
+    early.dialer.hold_peer_ready = true;
+    early.drive();
+    early.dialer.feed(vec![Body::Ready(pb::Ready {}).into()]);
+    assert!(matches!(
+        early.dialer.seen.last(),
+        Some(Seen::Close(DisconnectCause::ProtocolViolation, false, _))
+    ));
+    // Taking it makes the session ready, once.
+    pair.dialer.step(SessionMachine::peer_ready);
+    pair.dialer.step(SessionMachine::peer_ready);
+    assert_eq!(
+        pair.dialer
+            .seen
+            .iter()
+            .filter(|s| **s == Seen::Ready)
+            .count(),
+        1
+    );
+    assert!(pair.dialer.machine.is_ready());
 }
 
 #[test]
@@ -649,8 +724,9 @@ fn the_end_of_the_peers_stream_is_classified_by_side_and_status() {
     );
 }
 
-/// Random envelopes, in random phases: the machine never panics, never acts
-/// after its Close, and every session that ends says so exactly once.
+/// Random envelopes, in random phases: the machine never panics, closes at
+/// most once, and does nothing after its Close; a session the garbage left
+/// short of ready is then ended by the deadline.
 #[test]
 fn garbage_in_any_phase_never_panics_and_closes_at_most_once() {
     let mut rng = StdRng::seed_from_u64(0x5E55_1011);
@@ -696,6 +772,11 @@ fn garbage_in_any_phase_never_panics_and_closes_at_most_once() {
             &mut pair.acceptor
         };
         target.feed(garbage);
+        assert!(
+            target.closes().len() <= 1,
+            "round {round}: {:?}",
+            target.seen
+        );
         target.step(SessionMachine::deadline);
         // Garbage may happen to hold the one valid next step (a Ready);
         // otherwise the session has ended, once, and said nothing after.
