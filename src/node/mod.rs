@@ -3,7 +3,7 @@
 //! A node is a [`NodeServer`] actor. It binds its listener when it starts,
 //! serves the `ClusterNode` gRPC service, dials peers on request, and runs one
 //! session actor per Session stream. Everything a user does with a node goes
-//! through the functions re-exported at the crate root ([`connect`],
+//! through the functions re-exported at the crate root ([`connect()`],
 //! [`node_info`], [`list_sessions`], [`subscribe`], ...).
 //!
 //! Inside, one concept per module, leaves first: settings (`config`), what

@@ -1,5 +1,8 @@
 //! Why a call got no reply: the public [`CallError`], its [`CallErrorKind`],
 //! and the one map between kinds and the wire's `CallErrorCode`.
+//!
+//! Owns the vocabulary of call failures; deciding which one happened is left
+//! to the link, the deliverer and the port bridges.
 
 use crate::pb;
 

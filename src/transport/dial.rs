@@ -1,4 +1,8 @@
 //! Dialing a peer: connecting and opening the Session stream.
+//!
+//! Owns the dialing side's connection setup and its errors; the stream it
+//! returns is the session's to drive. Never retries: whether and when to dial
+//! again is the node's decision.
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;

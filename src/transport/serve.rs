@@ -1,5 +1,8 @@
 //! The lifecycle of a node's gRPC server: serving, reporting health, and
 //! stopping within a grace period.
+//!
+//! Owns the listener's task and the health statuses; which services the
+//! router carries is `service`'s business.
 
 use std::time::Duration;
 

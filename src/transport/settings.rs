@@ -1,4 +1,7 @@
 //! The HTTP/2 settings both ends of a Session stream use.
+//!
+//! Owns the window, frame and keepalive numbers, so server and dialer can
+//! never disagree; the node turns its config into an [`Http2`].
 
 use std::time::Duration;
 

@@ -1,4 +1,7 @@
 //! The two halves of a Session stream, whichever side opened it.
+//!
+//! Owns the one type a session is started with, however its stream came to
+//! be; reads and writes belong to the session's reader and writer.
 
 use std::net::SocketAddr;
 use std::pin::Pin;

@@ -8,9 +8,10 @@
 //!
 //! Memory is bounded in bytes: a sender must get permits for an envelope's
 //! encoded size from the queue semaphore before queueing it, and the writer
-//! returns them once the frame is handed on. When the peer reads slowly,
-//! HTTP/2 flow control holds the writer, the permits run out, and senders
-//! wait; nothing is dropped.
+//! returns them once the frame is handed on to tonic's queue (up to
+//! `QUEUE_FRAMES` frames). When the peer reads slowly, HTTP/2 flow control
+//! holds those frames, then the writer, the permits run out, and senders
+//! wait; nothing is dropped. Owns the sending half; never reads.
 
 use std::{sync::Arc, time::Duration};
 
