@@ -190,6 +190,18 @@ impl Side {
         self.run(out);
     }
 
+    /// Asserts the side closed exactly once, for `cause`, by the peer or
+    /// not, with the peer hearing `last`.
+    #[track_caller]
+    fn assert_closed(&self, cause: DisconnectCause, by_peer: bool, last: Last) {
+        assert_eq!(
+            self.closes(),
+            [&Seen::Close(cause, by_peer, last)],
+            "{:?}",
+            self.seen
+        );
+    }
+
     fn closes(&self) -> Vec<&Seen> {
         self.seen
             .iter()
@@ -368,18 +380,13 @@ fn a_local_close_says_goodbye_and_the_peer_hears_why() {
         );
     });
     pair.drive();
-    assert_eq!(
-        pair.dialer.closes(),
-        [&Seen::Close(
-            DisconnectCause::Stopped,
-            false,
-            Last::Goodbye(DisconnectCause::Stopped)
-        )]
+    pair.dialer.assert_closed(
+        DisconnectCause::Stopped,
+        false,
+        Last::Goodbye(DisconnectCause::Stopped),
     );
-    assert_eq!(
-        pair.acceptor.closes(),
-        [&Seen::Close(DisconnectCause::Stopped, true, Last::Nothing)]
-    );
+    pair.acceptor
+        .assert_closed(DisconnectCause::Stopped, true, Last::Nothing);
 }
 
 #[test]
@@ -434,13 +441,10 @@ fn a_session_closes_once_whatever_comes_after() {
 fn the_deadline_ends_a_session_only_before_it_is_ready() {
     let mut side = Side::acceptor(local("node-b", 0xB, COOKIE));
     side.step(SessionMachine::deadline);
-    assert_eq!(
-        side.closes(),
-        [&Seen::Close(
-            DisconnectCause::HandshakeTimeout,
-            false,
-            Last::Status(Code::DeadlineExceeded)
-        )]
+    side.assert_closed(
+        DisconnectCause::HandshakeTimeout,
+        false,
+        Last::Status(Code::DeadlineExceeded),
     );
     // Authenticated but never synced: still a timeout.
     let mut pair = Pair::new();
@@ -470,33 +474,21 @@ fn a_refused_claim_ends_the_session_before_anything_is_proven() {
             .iter()
             .any(|s| matches!(s, Seen::Authenticated(_)))
     );
-    assert_eq!(
-        pair.dialer.closes(),
-        [&Seen::Close(
-            DisconnectCause::AlreadyConnected,
-            false,
-            Last::Goodbye(DisconnectCause::AlreadyConnected)
-        )]
+    pair.dialer.assert_closed(
+        DisconnectCause::AlreadyConnected,
+        false,
+        Last::Goodbye(DisconnectCause::AlreadyConnected),
     );
-    assert_eq!(
-        pair.acceptor.closes(),
-        [&Seen::Close(
-            DisconnectCause::AlreadyConnected,
-            true,
-            Last::Nothing
-        )]
-    );
+    pair.acceptor
+        .assert_closed(DisconnectCause::AlreadyConnected, true, Last::Nothing);
     // The acceptor refuses after the Proof: it never sends Welcome.
     let mut pair = Pair::new();
     pair.acceptor.verdict = Err(refusal);
     pair.drive();
-    assert_eq!(
-        pair.acceptor.closes(),
-        [&Seen::Close(
-            DisconnectCause::AlreadyConnected,
-            false,
-            Last::Status(Code::FailedPrecondition)
-        )]
+    pair.acceptor.assert_closed(
+        DisconnectCause::AlreadyConnected,
+        false,
+        Last::Status(Code::FailedPrecondition),
     );
     assert!(
         !pair
@@ -512,13 +504,10 @@ fn a_wrong_cookie_is_refused_by_the_acceptor() {
     let mut pair = Pair::new();
     pair.acceptor = Side::acceptor(local("node-b", 0xB, "another cookie"));
     pair.drive();
-    assert_eq!(
-        pair.acceptor.closes(),
-        [&Seen::Close(
-            DisconnectCause::BadCookie,
-            false,
-            Last::Status(Code::Unauthenticated)
-        )]
+    pair.acceptor.assert_closed(
+        DisconnectCause::BadCookie,
+        false,
+        Last::Status(Code::Unauthenticated),
     );
 }
 
@@ -578,13 +567,10 @@ fn anything_while_the_node_decides_a_claim_is_a_violation() {
     pair.drive();
     assert_eq!(pair.dialer.seen, [Seen::Claim("node-b".into())]);
     pair.dialer.feed(vec![spawned(1)]);
-    assert_eq!(
-        pair.dialer.closes(),
-        [&Seen::Close(
-            DisconnectCause::ProtocolViolation,
-            false,
-            Last::Goodbye(DisconnectCause::ProtocolViolation)
-        )]
+    pair.dialer.assert_closed(
+        DisconnectCause::ProtocolViolation,
+        false,
+        Last::Goodbye(DisconnectCause::ProtocolViolation),
     );
 }
 
@@ -671,14 +657,7 @@ fn a_goodbye_ends_the_session_in_any_phase() {
     };
     let mut side = Side::acceptor(local("node-b", 0xB, COOKIE));
     side.feed(vec![goodbye()]);
-    assert_eq!(
-        side.closes(),
-        [&Seen::Close(
-            DisconnectCause::DuplicateName,
-            true,
-            Last::Nothing
-        )]
-    );
+    side.assert_closed(DisconnectCause::DuplicateName, true, Last::Nothing);
     let mut pair = Pair::new();
     pair.drive();
     pair.dialer.feed(vec![cast(1), goodbye(), cast(2)]);
