@@ -5,9 +5,12 @@
 //! without locks; `list_sessions` and ListPeers show a [`SessionCounters`]
 //! snapshot. Nothing here knows where the numbers come from.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
 };
 
 /// Traffic counters of one session.
@@ -33,6 +36,15 @@ pub struct SessionCounters {
     pub queued_bytes: u64,
 }
 
+/// How long a Ping takes to be answered on a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundTrip {
+    /// The last Ping's round trip.
+    pub last: Duration,
+    /// The smoothed round trip (each new sample weighs 1/8).
+    pub smoothed: Duration,
+}
+
 /// The counters of one session that only ever grow, readable at any time.
 #[derive(Debug, Default)]
 pub(crate) struct LinkStats {
@@ -47,6 +59,9 @@ pub(crate) struct LinkStats {
     /// Casts whose payload did not decode at the target actor (counted by
     /// the decoder through a report sink, hence shared).
     pub(crate) undecodable: Arc<AtomicU64>,
+    /// The last and smoothed round trip in microseconds (0: none yet).
+    rtt_last_us: AtomicU64,
+    rtt_smoothed_us: AtomicU64,
 }
 
 /// Adds one to `counter`.
@@ -54,7 +69,28 @@ pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
 impl LinkStats {
+    /// Records a measured round trip.
+    pub(crate) fn record_round_trip(&self, rtt: RoundTrip) {
+        self.rtt_last_us.store(micros(rtt.last), Ordering::Relaxed);
+        self.rtt_smoothed_us
+            .store(micros(rtt.smoothed), Ordering::Relaxed);
+    }
+
+    /// The round trip last recorded, if any.
+    pub(crate) fn round_trip(&self) -> Option<RoundTrip> {
+        let last = self.rtt_last_us.load(Ordering::Relaxed);
+        let smoothed = self.rtt_smoothed_us.load(Ordering::Relaxed);
+        (last > 0).then(|| RoundTrip {
+            last: Duration::from_micros(last),
+            smoothed: Duration::from_micros(smoothed),
+        })
+    }
+
     /// The counters as they are now, with the two gauges the caller measures.
     pub(crate) fn snapshot(&self, queued_bytes: u64, calls_in_flight: u64) -> SessionCounters {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -75,6 +111,27 @@ impl LinkStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_round_trip_is_none_until_recorded_and_then_reads_back() {
+        let stats = LinkStats::default();
+        assert_eq!(stats.round_trip(), None);
+        let rtt = RoundTrip {
+            last: Duration::from_micros(1500),
+            smoothed: Duration::from_micros(1200),
+        };
+        stats.record_round_trip(rtt);
+        assert_eq!(stats.round_trip(), Some(rtt));
+        // A round trip under a microsecond still reads as measured.
+        stats.record_round_trip(RoundTrip {
+            last: Duration::from_nanos(10),
+            smoothed: Duration::from_nanos(10),
+        });
+        assert_eq!(
+            stats.round_trip().map(|r| r.last),
+            Some(Duration::from_micros(1))
+        );
+    }
 
     #[test]
     fn a_snapshot_shows_each_counter_in_its_own_field() {

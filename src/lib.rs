@@ -97,7 +97,7 @@ pub mod __private {
 }
 
 pub use auth::Cookie;
-pub use counters::SessionCounters;
+pub use counters::{RoundTrip, SessionCounters};
 pub use node::{
     AdvertiseFilter, ConnectError, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SHUTDOWN_GRACE, GroupInfo, GroupMember, HeartbeatConfig,

@@ -33,6 +33,9 @@ pub enum DisconnectCause {
     Superseded,
     /// The handshake (or the first sync) did not finish within the deadline.
     HandshakeTimeout,
+    /// Nothing came from the peer for longer than the heartbeat timeout: it
+    /// is frozen, or cut off by the network.
+    HeartbeatTimeout,
     /// The peer sent something the protocol does not allow.
     ProtocolViolation,
     /// The stream or the connection under it failed.
@@ -40,7 +43,7 @@ pub enum DisconnectCause {
 }
 
 impl DisconnectCause {
-    const ALL: [Self; 11] = [
+    const ALL: [Self; 12] = [
         Self::Stopped,
         Self::BadCookie,
         Self::VersionMismatch,
@@ -50,6 +53,7 @@ impl DisconnectCause {
         Self::SimultaneousConnect,
         Self::Superseded,
         Self::HandshakeTimeout,
+        Self::HeartbeatTimeout,
         Self::ProtocolViolation,
         Self::Transport,
     ];
@@ -66,6 +70,7 @@ impl DisconnectCause {
             Self::SimultaneousConnect => "simultaneous-connect",
             Self::Superseded => "superseded",
             Self::HandshakeTimeout => "handshake-timeout",
+            Self::HeartbeatTimeout => "heartbeat-timeout",
             Self::ProtocolViolation => "protocol-violation",
             Self::Transport => "transport",
         }
@@ -89,7 +94,7 @@ impl DisconnectCause {
             Self::Superseded => Code::Aborted,
             Self::HandshakeTimeout => Code::DeadlineExceeded,
             Self::ProtocolViolation => Code::InvalidArgument,
-            Self::Transport => Code::Unavailable,
+            Self::HeartbeatTimeout | Self::Transport => Code::Unavailable,
         }
     }
 

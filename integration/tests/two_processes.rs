@@ -55,3 +55,48 @@ async fn a_crashed_process_disappears_from_its_peer() {
     let peers_b = b.peers_until(WAIT, <[_]>::is_empty).await;
     assert!(peers_b.is_empty(), "{peers_b:?}");
 }
+
+/// A frozen peer (SIGSTOP: its sockets stay open, nothing answers) is
+/// declared down by the heartbeat within its timeout plus a second, five
+/// times over; the detection times go to the test's output.
+#[tokio::test]
+async fn a_frozen_process_is_declared_down_by_the_heartbeat() {
+    let heartbeat = [
+        "--heartbeat-interval-ms",
+        "250",
+        "--heartbeat-timeout-ms",
+        "1000",
+    ];
+    let bound = Duration::from_millis(1000 + 1000);
+    let mut took = Vec::new();
+    for round in 0..5 {
+        let a = NodeProcess::start("proc-a", "shared-cookie", &heartbeat);
+        let mut extra = heartbeat.to_vec();
+        extra.extend(["--connect", &a.addr]);
+        let mut b = NodeProcess::start("proc-b", "shared-cookie", &extra);
+        b.wait_line(WAIT, "connected to proc-a");
+        if round == 0 {
+            // ListPeers shows the heartbeat's round trip once a Ping came back.
+            let measured = |p: &[pb::PeerInfo]| p.len() == 1 && p[0].smoothed_rtt_us > 0;
+            let peers = b.peers_until(WAIT, measured).await;
+            assert!(measured(&peers), "{peers:?}");
+            assert!(peers[0].last_rtt_us > 0, "{peers:?}");
+        }
+        let frozen = std::time::Instant::now();
+        a.freeze();
+        let line = b.wait_line(WAIT, "disconnected from proc-a");
+        let elapsed = frozen.elapsed();
+        a.thaw();
+        assert!(line.contains("heartbeat-timeout"), "round {round}: {line}");
+        assert!(
+            elapsed <= bound,
+            "round {round}: declared down after {elapsed:?}, bound {bound:?}"
+        );
+        took.push(elapsed);
+    }
+    took.sort();
+    println!(
+        "frozen peer declared down after (ms): {:?}",
+        took.iter().map(Duration::as_millis).collect::<Vec<_>>()
+    );
+}

@@ -24,7 +24,10 @@ use crate::{
 /// The lowest protocol version this build speaks.
 pub(crate) const MIN_PROTOCOL_VERSION: u32 = 1;
 /// The highest protocol version this build speaks.
-pub(crate) const MAX_PROTOCOL_VERSION: u32 = 1;
+/// Version 2 adds Ping and Pong.
+pub(crate) const MAX_PROTOCOL_VERSION: u32 = 2;
+/// The first version with Ping and Pong.
+pub(crate) const PING_VERSION: u32 = 2;
 /// Longest node name accepted, in bytes.
 pub(crate) const MAX_NAME_LEN: usize = 255;
 
@@ -116,6 +119,8 @@ pub(crate) fn kind(envelope: &pb::Envelope) -> &'static str {
         Some(Body::Call(_)) => "Call",
         Some(Body::CallReply(_)) => "CallReply",
         Some(Body::CallError(_)) => "CallError",
+        Some(Body::Ping(_)) => "Ping",
+        Some(Body::Pong(_)) => "Pong",
         None => "an empty envelope",
     }
 }

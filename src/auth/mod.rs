@@ -15,5 +15,6 @@ pub use cookie::Cookie;
 pub(crate) use cookie::{NONCE_LEN, Nonce};
 pub(crate) use handshake::{
     AwaitChallenge, AwaitHello, AwaitProof, AwaitWelcome, ChallengeReceived, HandshakeError, Local,
-    MAX_NAME_LEN, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, Peer, ProofVerified, kind,
+    MAX_NAME_LEN, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PING_VERSION, Peer, ProofVerified,
+    kind,
 };

@@ -23,16 +23,24 @@ pub enum ConnectionMode {
 
 /// Settings for detecting a dead or unreachable peer.
 ///
-/// Today these drive HTTP/2 keepalive pings on every session's connection, in
-/// both directions: a peer whose connection does not answer a ping within
-/// `timeout` is disconnected.
+/// Once a session is authenticated, each side sends a Ping every `interval`
+/// and the other answers with a Pong; anything the peer sends shows it is
+/// alive. A peer silent for longer than `timeout` (a frozen process, a
+/// network partition) is declared down: its session ends with
+/// [`DisconnectCause::HeartbeatTimeout`](crate::DisconnectCause::HeartbeatTimeout),
+/// its proxies stop and its calls in flight fail. It is noticed within
+/// `timeout` plus at most a second. (Sessions with a peer that speaks only
+/// protocol version 1 have no Ping.) The same settings drive HTTP/2
+/// keepalive on every connection, as a second line.
+///
+/// `timeout` must be at least 1 s and longer than `interval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct HeartbeatConfig {
-    /// How often to probe an idle connection.
+    /// How often to ping the peer.
     #[serde(with = "millis")]
     pub interval: Duration,
-    /// How long a probe may go unanswered before the peer is declared down.
+    /// How long the peer may stay silent before it is declared down.
     #[serde(with = "millis")]
     pub timeout: Duration,
 }
@@ -43,6 +51,17 @@ impl Default for HeartbeatConfig {
             interval: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
         }
+    }
+}
+
+impl HeartbeatConfig {
+    /// How often a session looks at the clock: often enough that a silent
+    /// peer is noticed within a quarter of the timeout, and at most a second,
+    /// after the timeout.
+    pub(crate) fn tick(&self) -> Duration {
+        self.interval
+            .min(self.timeout / 4)
+            .min(Duration::from_secs(1))
     }
 }
 
@@ -262,11 +281,14 @@ impl NodeConfig {
         if self.max_message_size < 1024 {
             return Err("max message size must be at least 1024 bytes".into());
         }
-        if self.handshake_timeout.is_zero()
-            || self.heartbeat.interval.is_zero()
-            || self.heartbeat.timeout.is_zero()
-        {
+        if self.handshake_timeout.is_zero() || self.heartbeat.interval.is_zero() {
             return Err("timeouts and intervals must be above zero".into());
+        }
+        if self.heartbeat.timeout < Duration::from_secs(1) {
+            return Err("the heartbeat timeout must be at least 1 s".into());
+        }
+        if self.heartbeat.interval >= self.heartbeat.timeout {
+            return Err("the heartbeat interval must be shorter than its timeout".into());
         }
         Ok(())
     }
@@ -299,5 +321,42 @@ mod millis {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(interval: u64, timeout: u64) -> NodeConfig {
+        NodeConfig::new("a", "cookie").with_heartbeat(HeartbeatConfig {
+            interval: Duration::from_millis(interval),
+            timeout: Duration::from_millis(timeout),
+        })
+    }
+
+    #[test]
+    fn a_heartbeat_must_time_out_after_a_second_or_more_and_after_its_interval() {
+        assert!(with(5_000, 10_000).validate().is_ok());
+        assert!(with(250, 1_000).validate().is_ok());
+        for (interval, timeout) in [(100, 999), (1_000, 1_000), (2_000, 1_500), (0, 2_000)] {
+            let err = with(interval, timeout).validate();
+            assert!(err.is_err(), "{interval}/{timeout} ms accepted");
+        }
+    }
+
+    #[test]
+    fn a_silent_peer_is_noticed_within_a_second_after_the_timeout() {
+        let tick = |interval, timeout| {
+            HeartbeatConfig {
+                interval: Duration::from_millis(interval),
+                timeout: Duration::from_millis(timeout),
+            }
+            .tick()
+        };
+        assert_eq!(tick(5_000, 10_000), Duration::from_secs(1));
+        assert_eq!(tick(250, 1_000), Duration::from_millis(250));
+        assert_eq!(tick(100, 1_000), Duration::from_millis(100));
+        assert_eq!(tick(900, 2_000), Duration::from_millis(500));
     }
 }

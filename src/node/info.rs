@@ -7,7 +7,11 @@ use std::{
 };
 
 use super::config::ConnectionMode;
-use crate::{counters::SessionCounters, pb, transport::Direction};
+use crate::{
+    counters::{RoundTrip, SessionCounters},
+    pb,
+    transport::Direction,
+};
 
 /// The node-local id of a session, unique for the life of the process.
 pub type SessionId = u64;
@@ -46,6 +50,8 @@ pub struct SessionInfo {
     pub counters: SessionCounters,
     /// How many of the peer's actors this node holds proxies for.
     pub remote_actors: usize,
+    /// The heartbeat's round trip, once a Ping was answered.
+    pub round_trip: Option<RoundTrip>,
 }
 
 impl SessionInfo {
@@ -66,6 +72,7 @@ impl SessionInfo {
             protocol_version: None,
             counters: SessionCounters::default(),
             remote_actors: 0,
+            round_trip: None,
         }
     }
 
@@ -96,6 +103,8 @@ impl SessionInfo {
             calls_in_flight: self.counters.calls_in_flight,
             queued_bytes: self.counters.queued_bytes,
             remote_actors: u64::try_from(self.remote_actors).unwrap_or(u64::MAX),
+            last_rtt_us: self.round_trip.map_or(0, |r| micros(r.last)),
+            smoothed_rtt_us: self.round_trip.map_or(0, |r| micros(r.smoothed)),
         }
     }
 }
@@ -138,6 +147,10 @@ impl NodeInfo {
             incarnation: self.incarnation,
         }
     }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn unix_ms(t: SystemTime) -> u64 {

@@ -124,6 +124,7 @@ impl NodeServerState {
             local: self.local.clone(),
             stream,
             handshake_timeout: self.config.handshake_timeout(),
+            heartbeat: self.config.heartbeat(),
             adverts: self.adverts.clone(),
             max_message_size: self.config.max_message_size(),
         };

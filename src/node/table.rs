@@ -44,6 +44,7 @@ impl<H> Entry<H> {
         let mut info = self.info.clone();
         if let Some(link) = &self.link {
             info.counters = link.counters();
+            info.round_trip = link.stats.round_trip();
         }
         info.remote_actors = self.proxies.len();
         info

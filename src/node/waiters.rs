@@ -36,6 +36,9 @@ struct Waiter<R> {
 pub(crate) type Answer<R> = (R, Result<SessionInfo, ConnectError>);
 
 /// What to do with one waiter.
+// Lives for one loop step on the stack; boxing the answer would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 enum Decision {
     Wait,
     Answer(Result<SessionInfo, ConnectError>),

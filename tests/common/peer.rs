@@ -20,6 +20,7 @@ pub const STEP: Duration = Duration::from_secs(10);
 
 const DIALER_LABEL: &[u8] = b"ractor_grpc/v1 dialer proof";
 const ACCEPTOR_LABEL: &[u8] = b"ractor_grpc/v1 acceptor proof";
+/// The protocol version the peer speaks unless told otherwise (no Ping).
 const VERSION: u32 = 1;
 const NONCE_LEN: usize = 32;
 
@@ -105,6 +106,17 @@ impl ScriptedPeer {
     /// dialer's handshake as `name` with `cookie`. Returns once the node's
     /// Welcome is verified; nothing of the sync is sent yet.
     pub async fn dial(addr: &str, name: &str, cookie: &str) -> Result<Self, String> {
+        Self::dial_version(addr, name, cookie, VERSION).await
+    }
+
+    /// [`Self::dial`], offering protocol versions 1 to `max_version` (2 adds
+    /// Ping and Pong) and requiring the node to choose `max_version`.
+    pub async fn dial_version(
+        addr: &str,
+        name: &str,
+        cookie: &str,
+        max_version: u32,
+    ) -> Result<Self, String> {
         let channel = Channel::from_shared(format!("http://{addr}"))
             .map_err(|e| format!("bad address {addr}: {e}"))?
             .connect_timeout(STEP);
@@ -120,7 +132,7 @@ impl ScriptedPeer {
             name: name.to_owned(),
             nonce,
             min_version: VERSION,
-            max_version: VERSION,
+            max_version,
             incarnation: rand::random::<u64>().max(1),
             listen_addr: String::new(),
         };
@@ -147,9 +159,9 @@ impl ScriptedPeer {
             Body::Challenge(c) => c,
             other => return Err(format!("expected Challenge, got {other:?}")),
         };
-        if challenge.version != VERSION {
+        if challenge.version != max_version {
             return Err(format!(
-                "the node chose version {}, we offered only {VERSION}",
+                "the node chose version {}, not {max_version}",
                 challenge.version
             ));
         }

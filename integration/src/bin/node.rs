@@ -13,7 +13,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::Parser;
 use ractor::Actor;
 use ractor_grpc::{
-    ConnectionMode, DisconnectReason, NodeConfig, NodeEventSubscription, NodeServer, SessionInfo,
+    ConnectionMode, DisconnectReason, HeartbeatConfig, NodeConfig, NodeEventSubscription,
+    NodeServer, SessionInfo,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -48,6 +49,13 @@ struct Args {
     /// Handshake deadline in milliseconds.
     #[arg(long, default_value_t = 5000)]
     handshake_timeout_ms: u64,
+    /// How often to ping each peer, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    heartbeat_interval_ms: u64,
+    /// How long a peer may stay silent before it is declared down, in
+    /// milliseconds (at least 1000, and more than the interval).
+    #[arg(long, default_value_t = 10_000)]
+    heartbeat_timeout_ms: u64,
 }
 
 /// Prints session events in plain words.
@@ -125,7 +133,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = NodeConfig::new(args.name.clone(), cookie)
         .with_listen_addr(args.listen)
         .with_mode(mode)
-        .with_handshake_timeout(Duration::from_millis(args.handshake_timeout_ms));
+        .with_handshake_timeout(Duration::from_millis(args.handshake_timeout_ms))
+        .with_heartbeat(HeartbeatConfig {
+            interval: Duration::from_millis(args.heartbeat_interval_ms),
+            timeout: Duration::from_millis(args.heartbeat_timeout_ms),
+        });
     let (node, handle) = Actor::spawn(None, NodeServer::new(config), ()).await?;
     ractor_grpc::subscribe(&node, "printer", Printer(args.name.clone()))?;
     let info = ractor_grpc::node_info(&node).await?;

@@ -88,6 +88,21 @@ impl NodeProcess {
         panic!("{} did not stop within 10 s", self.name);
     }
 
+    /// Freezes the process (SIGSTOP): it holds its sockets open and says
+    /// nothing, as a hung machine would.
+    pub fn freeze(&self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-STOP", &pid]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -STOP {pid}");
+    }
+
+    /// Lets a frozen process run again (SIGCONT).
+    pub fn thaw(&self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-CONT", &pid]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -CONT {pid}");
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn crash(&mut self) {
         let _ = self.child.kill();

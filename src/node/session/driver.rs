@@ -11,7 +11,7 @@ use std::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
@@ -26,6 +26,7 @@ use crate::{
     auth::{Local, NONCE_LEN, Nonce, Peer},
     node::{
         arbiter::Verdict,
+        config::HeartbeatConfig,
         messages::{InternalMsg, NodeServerMessage, SessionEvent},
     },
     pb,
@@ -39,9 +40,6 @@ use crate::{
 /// Goodbye, or the end of its stream) arrive before the stream is torn down.
 const LINGER: Duration = Duration::from_secs(1);
 
-/// How often calls whose callers gave up are swept from the pending table.
-const SWEEP_EVERY: Duration = Duration::from_secs(1);
-
 /// Everything a session starts with.
 #[derive(Debug)]
 pub(crate) struct SessionArgs {
@@ -50,6 +48,7 @@ pub(crate) struct SessionArgs {
     pub(crate) local: Arc<Local>,
     pub(crate) stream: SessionStream,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) heartbeat: HeartbeatConfig,
     pub(crate) adverts: Arc<Adverts>,
     pub(crate) max_message_size: usize,
 }
@@ -70,8 +69,9 @@ pub(crate) enum SessionMsg {
     Close(DisconnectReason),
     /// The handshake deadline passed.
     Deadline,
-    /// Time to sweep abandoned calls.
-    Sweep,
+    /// The clock's tick: heartbeats, and sweeping calls whose callers gave
+    /// up.
+    Tick,
 }
 
 impl ractor::Message for SessionMsg {}
@@ -94,6 +94,8 @@ pub(crate) struct SessionDriver {
     reader: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
     handshake_timeout: Duration,
+    /// How often the clock ticks (see [`HeartbeatConfig::tick`]).
+    tick: Duration,
     /// Actions the reader handed over and this actor has not finished.
     handed_over: Arc<AtomicUsize>,
 }
@@ -126,13 +128,17 @@ impl Actor for NodeSession {
         let delivery = Delivery::new(link.clone(), args.adverts);
         let mut first = Vec::new();
         let machine = match direction {
-            Direction::Inbound => {
-                SessionMachine::accept(args.local, fresh_nonce(), args.handshake_timeout)
-            }
+            Direction::Inbound => SessionMachine::accept(
+                args.local,
+                fresh_nonce(),
+                args.handshake_timeout,
+                args.heartbeat,
+            ),
             Direction::Outbound => SessionMachine::dial(
                 args.local,
                 fresh_nonce(),
                 args.handshake_timeout,
+                args.heartbeat,
                 &mut first,
             ),
         };
@@ -157,6 +163,7 @@ impl Actor for NodeSession {
             reader: Some(reader),
             writer: Some(writer),
             handshake_timeout: args.handshake_timeout,
+            tick: args.heartbeat.tick(),
             handed_over,
         };
         // A dialer's Hello; the queue is empty, so this cannot wait.
@@ -182,9 +189,9 @@ impl Actor for NodeSession {
             SessionMsg::Send(envelopes) => state.step(|m, out| m.send(envelopes, out)),
             SessionMsg::Close(reason) => state.step(|m, out| m.close(reason, out)),
             SessionMsg::Deadline => state.step(SessionMachine::deadline),
-            SessionMsg::Sweep => {
+            SessionMsg::Tick => {
                 state.link.sweep();
-                Vec::new()
+                state.step(|m, out| m.tick(Instant::now(), out))
             }
         };
         state.run(&myself, actions).await;
@@ -262,7 +269,7 @@ impl SessionDriver {
                         peer,
                         link: self.link.clone(),
                     });
-                    myself.send_interval(SWEEP_EVERY, || SessionMsg::Sweep);
+                    myself.send_interval(self.tick, || SessionMsg::Tick);
                 }
                 Action::Advert(advert) => {
                     let changes = self.mirror.apply(&myself.get_cell(), advert).await;
@@ -272,6 +279,7 @@ impl SessionDriver {
                 }
                 Action::Peers(peers) => self.report(SessionEvent::PeersAdvertised(peers)),
                 Action::PeerReady => work.extend(self.step(SessionMachine::peer_ready)),
+                Action::RoundTrip(rtt) => self.link.stats.record_round_trip(rtt),
                 Action::Ready => self.report(SessionEvent::Ready),
                 Action::Close { reason, farewell } => self.end(myself, reason, farewell),
             }

@@ -3,11 +3,13 @@
 //! One machine per Session stream. It takes the peer's frames, the end of
 //! the peer's half of the stream, and local requests (the node server's
 //! verdict on a claim, the sync snapshot, advertisement changes, a close,
-//! the handshake deadline), and answers each with [`Action`]s for its
-//! drivers to carry out. It holds every protocol rule of a session: the
-//! handshake order (through [`crate::auth`]'s handshake states), what may
-//! arrive in sync and after Ready, when the session is ready, and how it ends
-//! and with which farewell.
+//! the handshake deadline, the clock's ticks), and answers each with
+//! [`Action`]s for its drivers to carry out. It holds every protocol rule of
+//! a session: the handshake order (through [`crate::auth`]'s handshake
+//! states), what may arrive in sync and after Ready, when the session is
+//! ready, the heartbeat (when to Ping, when a silent peer is down), and how
+//! it ends and with which farewell. Time comes in as an argument; the
+//! machine never reads a clock.
 //!
 //! ```text
 //! acceptor: AwaitHello -> AwaitProof -> Claiming -> Syncing -> Ready
@@ -20,15 +22,20 @@
 //! feeds it frames and carries out `Send` and `Deliver` itself; the session
 //! actor feeds it local requests and carries out the rest.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tonic::{Code, Status};
 
 use crate::{
     auth::{
         self, AwaitChallenge, AwaitHello, AwaitProof, AwaitWelcome, ChallengeReceived,
-        HandshakeError, Local, Nonce, Peer, ProofVerified,
+        HandshakeError, Local, Nonce, PING_VERSION, Peer, ProofVerified,
     },
+    counters::RoundTrip,
+    node::config::HeartbeatConfig,
     pb::{self, envelope::Body},
     reason::{CAUSE_METADATA_KEY, DisconnectCause, DisconnectReason},
     registry::AdvertBody,
@@ -61,6 +68,8 @@ pub(crate) enum Action {
     PeerReady,
     /// Both sides sent and received Ready: report the session ready.
     Ready,
+    /// A Pong came back: record the round trip.
+    RoundTrip(RoundTrip),
     /// End the session for `reason`: send `farewell` (if any) after what is
     /// queued, fail calls in flight, stop the proxies, report, stop. Comes
     /// exactly once, last.
@@ -105,6 +114,38 @@ pub(crate) struct SessionMachine {
     ended: bool,
     /// For the text of a handshake timeout.
     handshake_timeout: Duration,
+    liveness: Liveness,
+}
+
+/// The heartbeat of an authenticated session.
+#[derive(Debug)]
+struct Liveness {
+    heartbeat: HeartbeatConfig,
+    /// Pinging and watching: the session is authenticated at a version
+    /// with Ping.
+    on: bool,
+    /// When the peer's last frame arrived.
+    last_heard: Option<Instant>,
+    /// When to send the next Ping (`None`: at the next tick).
+    next_ping: Option<Instant>,
+    /// The last Ping sent and not yet answered: its seq and when it left.
+    outstanding: Option<(u64, Instant)>,
+    seq: u64,
+    smoothed: Option<Duration>,
+}
+
+impl Liveness {
+    fn new(heartbeat: HeartbeatConfig) -> Self {
+        Self {
+            heartbeat,
+            on: false,
+            last_heard: None,
+            next_ping: None,
+            outstanding: None,
+            seq: 0,
+            smoothed: None,
+        }
+    }
 }
 
 fn violation(detail: impl Into<String>) -> DisconnectReason {
@@ -117,12 +158,18 @@ fn handshake_failed(e: &HandshakeError) -> DisconnectReason {
 
 impl SessionMachine {
     /// A session this node serves: it waits for the dialer's Hello.
-    pub(crate) fn accept(local: Arc<Local>, nonce: Nonce, handshake_timeout: Duration) -> Self {
+    pub(crate) fn accept(
+        local: Arc<Local>,
+        nonce: Nonce,
+        handshake_timeout: Duration,
+        heartbeat: HeartbeatConfig,
+    ) -> Self {
         Self {
             direction: Direction::Inbound,
             phase: Phase::AwaitHello(AwaitHello::new(local, nonce)),
             ended: false,
             handshake_timeout,
+            liveness: Liveness::new(heartbeat),
         }
     }
 
@@ -131,6 +178,7 @@ impl SessionMachine {
         local: Arc<Local>,
         nonce: Nonce,
         handshake_timeout: Duration,
+        heartbeat: HeartbeatConfig,
         out: &mut Vec<Action>,
     ) -> Self {
         let (state, hello) = AwaitChallenge::start(local, nonce);
@@ -140,6 +188,7 @@ impl SessionMachine {
             phase: Phase::AwaitChallenge(state),
             ended: false,
             handshake_timeout,
+            liveness: Liveness::new(heartbeat),
         }
     }
 
@@ -159,23 +208,24 @@ impl SessionMachine {
         matches!(self.phase, Phase::Ready)
     }
 
-    /// A frame from the peer: its envelopes, in order.
-    pub(crate) fn on_frame(&mut self, frame: pb::Frame, out: &mut Vec<Action>) {
+    /// A frame from the peer, arrived at `now`: its envelopes, in order.
+    pub(crate) fn on_frame(&mut self, frame: pb::Frame, now: Instant, out: &mut Vec<Action>) {
         if self.is_closed() {
             return;
         }
+        self.liveness.last_heard = Some(now);
         if frame.envelopes.is_empty() {
             return self.close(violation("empty frame"), out);
         }
         for envelope in frame.envelopes {
-            self.on_envelope(envelope, out);
+            self.on_envelope(envelope, now, out);
             if self.is_closed() {
                 return;
             }
         }
     }
 
-    fn on_envelope(&mut self, env: pb::Envelope, out: &mut Vec<Action>) {
+    fn on_envelope(&mut self, env: pb::Envelope, now: Instant, out: &mut Vec<Action>) {
         if let Some(Body::Goodbye(goodbye)) = &env.body {
             return self.close(DisconnectReason::from_goodbye(goodbye), out);
         }
@@ -229,20 +279,28 @@ impl SessionMachine {
                 } else {
                     // The peer may already send traffic: its own actors may
                     // react to our snapshot before our Ready is out.
-                    self.traffic(env, "sync", out);
+                    self.traffic(env, now, "sync", out);
                 }
             }
             Phase::Ready => {
                 self.phase = Phase::Ready;
-                self.traffic(env, "traffic", out);
+                self.traffic(env, now, "traffic", out);
             }
             Phase::Closed => {}
         }
     }
 
     /// After authentication: adverts, messages, answers and peer lists.
-    fn traffic(&mut self, env: pb::Envelope, during: &str, out: &mut Vec<Action>) {
+    fn traffic(&mut self, env: pb::Envelope, now: Instant, during: &str, out: &mut Vec<Action>) {
         let action = match env.body {
+            Some(Body::Ping(p)) if self.liveness.on => {
+                Action::Send(Body::Pong(pb::Pong { seq: p.seq }).into())
+            }
+            Some(Body::Pong(p)) if self.liveness.on => match self.pong(p.seq, now) {
+                Some(rtt) => Action::RoundTrip(rtt),
+                // The answer to a Ping a later one replaced.
+                None => return,
+            },
             Some(Body::Cast(c)) => Action::Deliver(Traffic::Cast(c)),
             Some(Body::Call(c)) => Action::Deliver(Traffic::Call(c)),
             Some(Body::CallReply(r)) => Action::Deliver(Traffic::Reply(r)),
@@ -286,6 +344,7 @@ impl SessionMachine {
     }
 
     fn authenticated(&mut self, peer: Peer, out: &mut Vec<Action>) {
+        self.liveness.on = peer.version >= PING_VERSION;
         out.push(Action::Authenticated(peer));
         self.phase = Phase::Syncing {
             sent_ready: false,
@@ -351,6 +410,50 @@ impl SessionMachine {
         if matches!(self.phase, Phase::Syncing { .. } | Phase::Ready) {
             out.extend(envelopes.into_iter().map(Action::Send));
         }
+    }
+
+    /// The clock reads `now`: a peer silent past the heartbeat timeout is
+    /// down; otherwise a Ping goes out when one is due.
+    pub(crate) fn tick(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let l = &mut self.liveness;
+        if self.ended || !l.on {
+            return;
+        }
+        let timeout = l.heartbeat.timeout;
+        if let Some(heard) = l.last_heard
+            && now.saturating_duration_since(heard) > timeout
+        {
+            let detail = format!(
+                "nothing from the peer for {} ms (the heartbeat timeout)",
+                now.saturating_duration_since(heard).as_millis()
+            );
+            let reason = DisconnectReason::local(DisconnectCause::HeartbeatTimeout, detail);
+            return self.close(reason, out);
+        }
+        if l.next_ping.is_none_or(|due| now >= due) {
+            l.seq += 1;
+            l.outstanding = Some((l.seq, now));
+            l.next_ping = now.checked_add(l.heartbeat.interval);
+            out.push(Action::Send(Body::Ping(pb::Ping { seq: l.seq }).into()));
+        }
+    }
+
+    /// The round trip the Pong for `seq` closes, if it answers the Ping in
+    /// flight.
+    fn pong(&mut self, seq: u64, now: Instant) -> Option<RoundTrip> {
+        let l = &mut self.liveness;
+        let (sent_seq, sent_at) = l.outstanding?;
+        if sent_seq != seq {
+            return None;
+        }
+        l.outstanding = None;
+        let last = now.saturating_duration_since(sent_at);
+        let smoothed = match l.smoothed {
+            Some(s) => (s * 7 + last) / 8,
+            None => last,
+        };
+        l.smoothed = Some(smoothed);
+        Some(RoundTrip { last, smoothed })
     }
 
     /// The handshake deadline passed: a session not yet ready ends.

@@ -11,9 +11,12 @@
 //! start, say), traffic is handed over behind them instead of delivered
 //! here, so a message never overtakes an advert sent before it.
 
-use std::sync::{
-    Arc, Mutex, PoisonError,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Instant,
 };
 
 use ractor::ActorRef;
@@ -40,7 +43,7 @@ pub(super) async fn read(
         {
             let mut machine = machine.lock().unwrap_or_else(PoisonError::into_inner);
             match next {
-                Ok(Some(frame)) => machine.on_frame(frame, &mut actions),
+                Ok(Some(frame)) => machine.on_frame(frame, Instant::now(), &mut actions),
                 Ok(None) => machine.inbound_ended(None, &mut actions),
                 Err(status) => machine.inbound_ended(Some(status), &mut actions),
             }
@@ -48,6 +51,7 @@ pub(super) async fn read(
         for action in actions.drain(..) {
             match action {
                 Action::Send(envelope) => delivery.link.send_control(envelope),
+                Action::RoundTrip(rtt) => delivery.link.stats.record_round_trip(rtt),
                 Action::Deliver(traffic) if handed_over.load(Ordering::Acquire) == 0 => {
                     delivery.deliver(traffic);
                 }

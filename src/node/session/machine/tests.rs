@@ -8,18 +8,30 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use super::*;
 use crate::auth::Cookie;
+use crate::node::config::HeartbeatConfig;
 
 const COOKIE: &str = "the cluster cookie";
 const TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// The heartbeat of every side in these tests.
+const HEARTBEAT: HeartbeatConfig = HeartbeatConfig {
+    interval: Duration::from_secs(1),
+    timeout: Duration::from_secs(3),
+};
+
 fn local(name: &str, incarnation: u64, cookie: &str) -> Arc<Local> {
+    local_with(name, incarnation, cookie, 2)
+}
+
+/// A node that speaks protocol versions 1 to `max_version`.
+fn local_with(name: &str, incarnation: u64, cookie: &str, max_version: u32) -> Arc<Local> {
     Arc::new(Local {
         name: name.to_owned(),
         incarnation,
         listen_addr: format!("127.0.0.1:{}", 4000 + incarnation),
         cookie: Cookie::from(cookie),
         min_version: 1,
-        max_version: 1,
+        max_version,
     })
 }
 
@@ -64,6 +76,7 @@ enum Seen {
     Peers(usize),
     PeerReady,
     Ready,
+    RoundTrip(Duration, Duration),
     Close(DisconnectCause, bool, Last),
 }
 
@@ -98,6 +111,8 @@ struct Side {
     hold_peer_ready: bool,
     seen: Vec<Seen>,
     outbox: VecDeque<pb::Envelope>,
+    /// This side's clock, moved by the tests.
+    now: Instant,
 }
 
 impl Side {
@@ -110,18 +125,22 @@ impl Side {
             hold_peer_ready: false,
             seen: Vec::new(),
             outbox: VecDeque::new(),
+            now: Instant::now(),
         };
         side.run(out);
         side
     }
 
     fn acceptor(local: Arc<Local>) -> Self {
-        Self::new(SessionMachine::accept(local, [2; 32], TIMEOUT), Vec::new())
+        Self::new(
+            SessionMachine::accept(local, [2; 32], TIMEOUT, HEARTBEAT),
+            Vec::new(),
+        )
     }
 
     fn dialer(local: Arc<Local>) -> Self {
         let mut out = Vec::new();
-        let machine = SessionMachine::dial(local, [1; 32], TIMEOUT, &mut out);
+        let machine = SessionMachine::dial(local, [1; 32], TIMEOUT, HEARTBEAT, &mut out);
         Self::new(machine, out)
     }
 
@@ -164,6 +183,7 @@ impl Side {
                     }
                 }
                 Action::Ready => self.seen.push(Seen::Ready),
+                Action::RoundTrip(rtt) => self.seen.push(Seen::RoundTrip(rtt.last, rtt.smoothed)),
                 Action::Close { reason, farewell } => {
                     // A close comes last: nothing may follow it.
                     assert!(work.is_empty(), "actions after Close: {work:?}");
@@ -180,7 +200,7 @@ impl Side {
 
     fn feed(&mut self, envelopes: Vec<pb::Envelope>) {
         let mut out = Vec::new();
-        self.machine.on_frame(frame(envelopes), &mut out);
+        self.machine.on_frame(frame(envelopes), self.now, &mut out);
         self.run(out);
     }
 
@@ -423,7 +443,7 @@ fn a_session_closes_once_whatever_comes_after() {
         );
         m.deadline(out);
         m.inbound_ended(None, out);
-        m.on_frame(frame(vec![cast(1)]), out);
+        m.on_frame(frame(vec![cast(1)]), Instant::now(), out);
         m.claimed(Ok(()), out);
     });
     assert_eq!(pair.acceptor.closes().len(), 1);
@@ -515,7 +535,13 @@ fn a_wrong_cookie_is_refused_by_the_acceptor() {
 
 fn hello() -> pb::Envelope {
     let mut out = Vec::new();
-    SessionMachine::dial(local("node-a", 0xA, COOKIE), [1; 32], TIMEOUT, &mut out);
+    SessionMachine::dial(
+        local("node-a", 0xA, COOKIE),
+        [1; 32],
+        TIMEOUT,
+        HEARTBEAT,
+        &mut out,
+    );
     match out.pop() {
         Some(Action::Send(e)) => e,
         other => panic!("a dialer starts with Hello, got {other:?}"),
@@ -774,4 +800,140 @@ fn garbage_in_any_phase_never_panics_and_closes_at_most_once() {
             target.seen
         );
     }
+}
+
+// ------------------------------------------------------------ heartbeat
+
+fn ping(seq: u64) -> pb::Envelope {
+    Body::Ping(pb::Ping { seq }).into()
+}
+
+fn pong(seq: u64) -> pb::Envelope {
+    Body::Pong(pb::Pong { seq }).into()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn tick(side: &mut Side) {
+    let now = side.now;
+    side.step(|m, out| m.tick(now, out));
+}
+
+fn ready_pair() -> Pair {
+    let mut pair = Pair::new();
+    pair.drive();
+    assert!(pair.dialer.machine.is_ready() && pair.acceptor.machine.is_ready());
+    pair
+}
+
+#[test]
+fn a_ping_goes_out_each_interval_and_its_pong_measures_the_round_trip() {
+    let mut pair = ready_pair();
+    tick(&mut pair.dialer);
+    assert_eq!(pair.dialer.outbox.drain(..).collect::<Vec<_>>(), [ping(1)]);
+    // The acceptor answers at once.
+    pair.acceptor.feed(vec![ping(1)]);
+    assert_eq!(
+        pair.acceptor.outbox.drain(..).collect::<Vec<_>>(),
+        [pong(1)]
+    );
+    pair.dialer.now += ms(40);
+    pair.dialer.feed(vec![pong(1)]);
+    assert_eq!(
+        pair.dialer.seen.last(),
+        Some(&Seen::RoundTrip(ms(40), ms(40)))
+    );
+    // No second Ping before the interval is up.
+    pair.dialer.now += ms(500);
+    tick(&mut pair.dialer);
+    assert!(pair.dialer.outbox.is_empty());
+    pair.dialer.now += ms(500);
+    tick(&mut pair.dialer);
+    assert_eq!(pair.dialer.outbox.drain(..).collect::<Vec<_>>(), [ping(2)]);
+    pair.dialer.now += ms(80);
+    pair.dialer.feed(vec![pong(2)]);
+    // Smoothed: 7/8 of the old 40 ms and 1/8 of the new 80 ms.
+    assert_eq!(
+        pair.dialer.seen.last(),
+        Some(&Seen::RoundTrip(ms(80), ms(45)))
+    );
+}
+
+#[test]
+fn a_pong_that_answers_no_ping_in_flight_is_ignored() {
+    let mut pair = ready_pair();
+    pair.dialer.feed(vec![pong(7)]);
+    tick(&mut pair.dialer);
+    pair.dialer.feed(vec![pong(99)]);
+    pair.dialer.feed(vec![pong(1), pong(1)]);
+    let rtts = pair
+        .dialer
+        .seen
+        .iter()
+        .filter(|s| matches!(s, Seen::RoundTrip(..)))
+        .count();
+    assert_eq!(rtts, 1, "{:?}", pair.dialer.seen);
+    assert!(pair.dialer.closes().is_empty());
+}
+
+#[test]
+fn a_silent_peer_is_down_after_the_timeout_and_any_frame_keeps_it_alive() {
+    let mut pair = ready_pair();
+    let start = pair.dialer.now;
+    // Pings go out, nothing comes back: still up just before the timeout.
+    for step in 1..=29 {
+        pair.dialer.now = start + ms(100 * step);
+        tick(&mut pair.dialer);
+    }
+    assert!(pair.dialer.closes().is_empty());
+    // Any frame from the peer counts, not just a Pong.
+    pair.dialer.feed(vec![cast(1)]);
+    pair.dialer.now += HEARTBEAT.timeout;
+    tick(&mut pair.dialer);
+    assert!(
+        pair.dialer.closes().is_empty(),
+        "exactly the timeout is not past it"
+    );
+    pair.dialer.now += ms(1);
+    tick(&mut pair.dialer);
+    pair.dialer.assert_closed(
+        DisconnectCause::HeartbeatTimeout,
+        false,
+        Last::Goodbye(DisconnectCause::HeartbeatTimeout),
+    );
+    // An acceptor ends the stream with UNAVAILABLE.
+    pair.acceptor.now += HEARTBEAT.timeout + ms(1);
+    tick(&mut pair.acceptor);
+    pair.acceptor.assert_closed(
+        DisconnectCause::HeartbeatTimeout,
+        false,
+        Last::Status(Code::Unavailable),
+    );
+}
+
+#[test]
+fn no_heartbeat_before_authentication_or_on_a_version_1_session() {
+    // Before authentication the handshake deadline rules; no Ping goes out
+    // and a Ping that comes in breaks the handshake.
+    let mut side = Side::acceptor(local("node-b", 0xB, COOKIE));
+    side.now += Duration::from_secs(3600);
+    tick(&mut side);
+    assert!(side.outbox.is_empty() && side.closes().is_empty());
+    side.feed(vec![ping(1)]);
+    assert!(violation_of(&side), "{:?}", side.seen);
+    // A peer that speaks only version 1: no Ping, no timeout, and a Ping
+    // from it is a violation.
+    let mut pair = Pair {
+        dialer: Side::dialer(local_with("node-a", 0xA, COOKIE, 1)),
+        acceptor: Side::acceptor(local("node-b", 0xB, COOKIE)),
+    };
+    pair.drive();
+    assert!(pair.acceptor.machine.is_ready());
+    pair.acceptor.now += Duration::from_secs(3600);
+    tick(&mut pair.acceptor);
+    assert!(pair.acceptor.outbox.is_empty() && pair.acceptor.closes().is_empty());
+    pair.acceptor.feed(vec![ping(1)]);
+    assert!(violation_of(&pair.acceptor), "{:?}", pair.acceptor.seen);
 }
