@@ -332,3 +332,31 @@ async fn isolated_nodes_do_not_introduce_their_peers() {
     let seen = told_before_a_marker(ConnectionMode::Transitive, "tra").await;
     assert_eq!(peer_lists(&seen), [["node-c"]], "{seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_disconnects_one_peer_and_both_sides_hear_it_was_on_purpose() {
+    let mut a = start("node-a").await;
+    let mut b = start("node-b").await;
+    let c = start("node-c").await;
+    ractor_grpc::connect(&a.actor, b.addr.clone())
+        .await
+        .expect("a-b");
+    ractor_grpc::connect(&a.actor, c.addr.clone())
+        .await
+        .expect("a-c");
+    assert_eq!(ractor_grpc::disconnect(&a.actor, "node-b").await, Ok(true));
+    for (node, peer, by_peer) in [(&mut a, "node-b", false), (&mut b, "node-a", true)] {
+        let events = node
+            .wait_for(WAIT, |e| matches!(e, Event::Disconnected(..)))
+            .await;
+        let Some(Event::Disconnected(_, Some(name), reason)) = events.last() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(name, peer);
+        assert_eq!(reason.cause, DisconnectCause::Stopped, "{reason}");
+        assert_eq!(reason.by_peer, by_peer, "{reason}");
+    }
+    // The other session is untouched; a second request finds nothing.
+    assert_eq!(ready_peer_names(&a).await, ["node-c"]);
+    assert_eq!(ractor_grpc::disconnect(&a.actor, "node-b").await, Ok(false));
+}

@@ -122,6 +122,20 @@ pub fn unsubscribe(
         .map_err(|_| NodeStopped)
 }
 
+/// Ends this node's session with the node named `peer`, as an operator
+/// would: both sides see it end with cause `Stopped`, the peer's proxies stop
+/// and its calls in flight fail. Returns whether there was a session.
+///
+/// # Errors
+/// [`NodeStopped`] if the node server is not running.
+pub async fn disconnect(
+    node: &ActorRef<NodeServerMessage>,
+    peer: &str,
+) -> Result<bool, NodeStopped> {
+    let peer = peer.to_owned();
+    ask(node, |reply| NodeServerMessage::Disconnect { peer, reply }).await
+}
+
 /// The local actors this node advertises to its peers, by pid.
 ///
 /// # Errors

@@ -52,6 +52,13 @@ pub enum NodeServerMessage {
     },
     /// Remove the subscription registered under this id.
     Unsubscribe(String),
+    /// End the session with this peer (cause `Stopped`).
+    Disconnect {
+        /// The peer's node name.
+        peer: String,
+        /// Whether there was a session with it.
+        reply: RpcReplyPort<bool>,
+    },
     /// Proxies of peers' actors with a name (see
     /// [`registry::where_is`](crate::registry::where_is)).
     WhereIs(Lookup),
@@ -78,6 +85,7 @@ impl std::fmt::Debug for NodeServerMessage {
             Self::ListSessions(_) => "ListSessions",
             Self::Subscribe { .. } => "Subscribe",
             Self::Unsubscribe(_) => "Unsubscribe",
+            Self::Disconnect { .. } => "Disconnect",
             Self::WhereIs(_) => "WhereIs",
             Self::ListActors(_) => "ListActors",
             Self::ListGroups(_) => "ListGroups",

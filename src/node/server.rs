@@ -149,6 +149,13 @@ impl Actor for NodeServer {
                 state.subscribers.insert(id, subscription);
             }
             NodeServerMessage::Unsubscribe(id) => state.subscribers.remove(&id),
+            NodeServerMessage::Disconnect { peer, reply } => {
+                let ids = state.table.sessions_with(&peer);
+                let reason = DisconnectReason::local(DisconnectCause::Stopped, "closed on request");
+                let close: Vec<_> = ids.iter().map(|id| (*id, reason.clone())).collect();
+                state.close_sessions(&close);
+                let _ = reply.send(!ids.is_empty());
+            }
             NodeServerMessage::WhereIs(lookup) => {
                 let found = state.table.where_is(lookup.peer.as_deref(), &lookup.name);
                 let _ = lookup.reply.send(found);

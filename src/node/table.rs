@@ -231,6 +231,18 @@ impl<H> SessionTable<H> {
             .find(|i| i.peer_name.as_deref() == Some(name))
     }
 
+    /// Every session with the peer named `name`, in any state, by id.
+    pub(crate) fn sessions_with(&self, name: &str) -> Vec<SessionId> {
+        let mut ids: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, e)| e.info.peer_name.as_deref() == Some(name))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// The name of a ready peer that listens on `addr`, if any.
     pub(crate) fn ready_peer_at(&self, addr: &str) -> Option<String> {
         let addr = addr.strip_prefix("http://").unwrap_or(addr);

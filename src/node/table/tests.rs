@@ -66,6 +66,8 @@ async fn a_session_goes_from_opened_to_ready_and_is_counted_once_authenticated()
     let ready = t.ready(id).expect("entry");
     assert_eq!(ready.state, SessionState::Ready);
     assert_eq!(t.with_peer("b").map(|s| s.id), Some(id));
+    assert_eq!(t.sessions_with("b"), [id]);
+    assert!(t.sessions_with("c").is_empty());
     assert!(t.remove(id).is_some());
     assert!(t.remove(id).is_none());
     assert!(t.ready(id).is_none(), "a gone session is not revived");
