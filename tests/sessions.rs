@@ -360,3 +360,78 @@ async fn an_operator_disconnects_one_peer_and_both_sides_hear_it_was_on_purpose(
     assert_eq!(ready_peer_names(&a).await, ["node-c"]);
     assert_eq!(ractor_grpc::disconnect(&a.actor, "node-b").await, Ok(false));
 }
+
+/// A free port on 127.0.0.1, found by binding and dropping a listener.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_dial_the_advertised_address_a_dns_name_included() {
+    let transitive = |name: &str| {
+        NodeConfig::new(name, common::COOKIE).with_mode(ractor_grpc::ConnectionMode::Transitive)
+    };
+    // node-a listens on 127.0.0.1 but tells peers "localhost:PORT". It is
+    // isolated, so it dials nobody it is told about: whoever meets it, dials.
+    let port = free_port();
+    let advertised = format!("localhost:{port}");
+    let a = common::start_with(
+        NodeConfig::new("node-a", common::COOKIE)
+            .with_listen_addr(format!("127.0.0.1:{port}").parse().expect("addr"))
+            .with_advertise_addr(advertised.clone()),
+    )
+    .await;
+    let info = ractor_grpc::node_info(&a.actor).await.expect("info");
+    assert_eq!(info.advertise_addr, advertised);
+    let b = common::start_with(transitive("node-b")).await;
+    let c = common::start_with(transitive("node-c")).await;
+    ractor_grpc::connect(&b.actor, c.addr.clone())
+        .await
+        .expect("b-c");
+    // node-a dials node-b; node-b introduces node-a to node-c by the name
+    // node-a advertised, and node-c dials that name.
+    ractor_grpc::connect(&a.actor, b.addr.clone())
+        .await
+        .expect("a-b");
+    let b_sees = b.sessions().await;
+    let a_on_b = b_sees
+        .iter()
+        .find(|s| s.peer_name.as_deref() == Some("node-a"))
+        .expect("node-a on node-b");
+    assert_eq!(
+        a_on_b.peer_listen_addr.as_deref(),
+        Some(advertised.as_str())
+    );
+    let meshed = common::eventually(WAIT, || async {
+        ready_peer_names(&c).await == ["node-a", "node-b"]
+    })
+    .await;
+    assert!(meshed, "{:?}", c.sessions().await);
+    let a_on_c = c
+        .sessions()
+        .await
+        .into_iter()
+        .find(|s| s.peer_name.as_deref() == Some("node-a"))
+        .expect("node-a on node-c");
+    assert_eq!(a_on_c.direction, Direction::Outbound, "node-c dialled");
+    assert_eq!(
+        a_on_c.peer_listen_addr.as_deref(),
+        Some(advertised.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_advertise_address_that_cannot_be_dialled_stops_the_node_from_starting() {
+    for bad in ["0.0.0.0:4000", "no-port", "host:0"] {
+        let config = NodeConfig::new("node-a", common::COOKIE).with_advertise_addr(bad);
+        let started = ractor::Actor::spawn(None, ractor_grpc::NodeServer::new(config), ()).await;
+        let err = started.expect_err("refused");
+        assert!(
+            err.to_string().contains("advertise address"),
+            "{bad}: {err}"
+        );
+    }
+}

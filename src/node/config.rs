@@ -95,6 +95,8 @@ pub struct NodeConfig {
     #[serde(default = "default_listen")]
     listen_addr: SocketAddr,
     #[serde(default)]
+    advertise_addr: Option<String>,
+    #[serde(default)]
     mode: ConnectionMode,
     #[serde(default = "default_max_message_size")]
     max_message_size: usize,
@@ -135,6 +137,7 @@ impl NodeConfig {
             name: name.into(),
             cookie: cookie.into(),
             listen_addr: default_listen(),
+            advertise_addr: None,
             mode: ConnectionMode::default(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -151,6 +154,24 @@ impl NodeConfig {
     pub fn with_listen_addr(mut self, addr: SocketAddr) -> Self {
         self.listen_addr = addr;
         self
+    }
+
+    /// The address peers dial this node on, `host:port` (a DNS name
+    /// allowed), sent in the handshake and in transitive introductions. By
+    /// default the bound address; a node bound to `0.0.0.0` or `[::]`
+    /// advertises the machine's routable address instead (a transitive node
+    /// without one refuses to start). Set it when peers reach this node
+    /// through another name or address (a container's, a Kubernetes
+    /// service's).
+    #[must_use]
+    pub fn with_advertise_addr(mut self, addr: impl Into<String>) -> Self {
+        self.advertise_addr = Some(addr.into());
+        self
+    }
+
+    /// The configured advertise address, if any.
+    pub fn advertise_addr(&self) -> Option<&str> {
+        self.advertise_addr.as_deref()
     }
 
     /// Isolated (default) or transitive.

@@ -120,6 +120,10 @@ pub struct NodeInfo {
     pub protocol_versions: (u32, u32),
     /// The address the node accepts sessions on (the bound one, never port 0).
     pub listen_addr: SocketAddr,
+    /// The address peers are told to dial (see
+    /// [`NodeConfig::with_advertise_addr`](crate::NodeConfig::with_advertise_addr));
+    /// empty when there is none.
+    pub advertise_addr: String,
     /// How the node joins peers.
     pub mode: ConnectionMode,
     /// Time since the node started.
@@ -138,6 +142,7 @@ impl NodeInfo {
             min_protocol_version: self.protocol_versions.0,
             max_protocol_version: self.protocol_versions.1,
             listen_addr: self.listen_addr.to_string(),
+            advertise_addr: self.advertise_addr.clone(),
             mode: match self.mode {
                 ConnectionMode::Isolated => pb::ConnectionMode::Isolated,
                 ConnectionMode::Transitive => pb::ConnectionMode::Transitive,

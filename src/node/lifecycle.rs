@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use super::{
-    advertise,
+    address, advertise,
     arbiter::Arbiter,
     config::NodeConfig,
     connect::ConnectError,
@@ -50,10 +50,19 @@ impl NodeServerState {
         config.validate()?;
         let listener = TcpListener::bind(config.listen_addr()).await?;
         let listen_addr = listener.local_addr()?;
+        let advertised = address::advertised(
+            config.advertise_addr(),
+            listen_addr,
+            config.mode(),
+            address::routable_ip,
+        )?;
+        if advertised.is_empty() {
+            warn!(node = config.name(), %listen_addr, "no address to advertise: peers cannot dial this node back");
+        }
         let local = Arc::new(Local {
             name: config.name().to_owned(),
             incarnation: random_incarnation(),
-            listen_addr: listen_addr.to_string(),
+            listen_addr: advertised,
             cookie: config.cookie().clone(),
             min_version: MIN_PROTOCOL_VERSION,
             max_version: MAX_PROTOCOL_VERSION,
@@ -71,7 +80,7 @@ impl NodeServerState {
             filter: config.advertise_filter().cloned(),
         };
         advertise::scan(&adverts, &policy);
-        info!(node = %local.name, %listen_addr, "listening");
+        info!(node = %local.name, %listen_addr, advertised = %local.listen_addr, "listening");
         Ok(Self {
             arbiter: Arbiter::new(local.name.clone()),
             config,

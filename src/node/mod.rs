@@ -12,6 +12,7 @@
 //! `waiters`, `table`, `subscribers`, `advertise`), and the actors that drive
 //! them (`session`, `server`).
 
+mod address;
 mod advertise;
 mod api;
 mod arbiter;

@@ -352,6 +352,7 @@ impl NodeServerState {
             version: env!("CARGO_PKG_VERSION"),
             protocol_versions: (self.local.min_version, self.local.max_version),
             listen_addr: self.listen_addr,
+            advertise_addr: self.local.listen_addr.clone(),
             mode: self.config.mode(),
             uptime: self.started.elapsed(),
             peer_count: self.table.peer_count(),

@@ -40,6 +40,10 @@ struct Args {
     /// Where to accept sessions.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
+    /// The address peers dial this node on (host:port, a DNS name allowed);
+    /// by default the listen address.
+    #[arg(long, value_name = "HOST:PORT")]
+    advertise: Option<String>,
     /// A peer to connect to at start (repeatable).
     #[arg(long = "connect", value_name = "ADDR")]
     connect: Vec<String>,
@@ -130,7 +134,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         ConnectionMode::Isolated
     };
-    let config = NodeConfig::new(args.name.clone(), cookie)
+    let mut config = NodeConfig::new(args.name.clone(), cookie)
         .with_listen_addr(args.listen)
         .with_mode(mode)
         .with_handshake_timeout(Duration::from_millis(args.handshake_timeout_ms))
@@ -138,6 +142,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             interval: Duration::from_millis(args.heartbeat_interval_ms),
             timeout: Duration::from_millis(args.heartbeat_timeout_ms),
         });
+    if let Some(addr) = &args.advertise {
+        config = config.with_advertise_addr(addr.clone());
+    }
     let (node, handle) = Actor::spawn(None, NodeServer::new(config), ()).await?;
     ractor_grpc::subscribe(&node, "printer", Printer(args.name.clone()))?;
     let info = ractor_grpc::node_info(&node).await?;
