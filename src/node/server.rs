@@ -9,7 +9,7 @@
 
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Instant};
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, ActorStatus, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
@@ -30,7 +30,7 @@ use crate::{
     auth::Local,
     pb::{self, envelope::Body},
     reason::{DisconnectCause, DisconnectReason},
-    registry::Adverts,
+    registry::{Adverts, end_proxy},
     transport::{self, Http2, Serving},
 };
 
@@ -97,7 +97,7 @@ impl std::fmt::Debug for NodeServerState {
         f.debug_struct("NodeServerState")
             .field("name", &self.local.name)
             .field("listen_addr", &self.listen_addr)
-            .field("sessions", &self.table.snapshots().len())
+            .field("sessions", &self.table.handles().count())
             .finish_non_exhaustive()
     }
 }
@@ -308,16 +308,11 @@ impl NodeServerState {
             return;
         };
         // Normally the session did this itself; a session that failed could
-        // not, and its calls in flight and proxies must still end. A proxy
-        // already draining its mailbox into the closed link is left to it.
+        // not, and its calls in flight and proxies must still end.
         if let Some(link) = entry.link() {
             link.close(&reason, None);
         }
-        for cell in entry.proxy_cells() {
-            if cell.get_status() < ActorStatus::Draining && cell.drain().is_err() {
-                cell.stop(None);
-            }
-        }
+        entry.proxy_cells().for_each(end_proxy);
         let info = entry.info();
         let peer = info.peer_name.as_deref();
         info!(node = %self.local.name, peer = peer.unwrap_or("?"), session = id, %reason, "disconnected");

@@ -13,7 +13,7 @@ use std::{
     },
 };
 
-use ractor::{ActorCell, ActorId, ActorRef, ActorRuntime};
+use ractor::{ActorCell, ActorId, ActorRef, ActorRuntime, ActorStatus};
 use tracing::{debug, warn};
 
 use crate::{
@@ -178,10 +178,18 @@ impl PeerMirror {
     /// as refused, rather than vanishing with the mailbox.
     pub(crate) fn stop_all(&mut self) {
         for (_, p) in self.proxies.drain() {
-            if p.drain().is_err() {
-                p.stop(None);
-            }
+            end_proxy(&p.get_cell());
         }
+    }
+}
+
+/// Ends a proxy whose session ended: it drains its mailbox into the closed
+/// link first (a queued call fails as a disconnect, a queued cast is counted
+/// as refused). A proxy already draining is left to it, since a stop would
+/// drop what it has not drained yet.
+pub(crate) fn end_proxy(proxy: &ActorCell) {
+    if proxy.get_status() < ActorStatus::Draining && proxy.drain().is_err() {
+        proxy.stop(None);
     }
 }
 
