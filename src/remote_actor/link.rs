@@ -273,20 +273,16 @@ impl SessionLink {
     /// little later than the deadline here was set, fire first.
     pub(crate) fn sweep(&self) {
         let now = Instant::now();
-        let expired: Vec<Pending> = {
-            let mut pending = self.pending();
-            let tags: Vec<u64> = pending
-                .iter()
-                .filter(|(_, p)| {
-                    p.reply.is_closed()
-                        || p.deadline
-                            .and_then(|d| d.checked_add(AFTER_DEADLINE))
-                            .is_some_and(|end| end <= now)
-                })
-                .map(|(tag, _)| *tag)
-                .collect();
-            tags.iter().filter_map(|t| pending.remove(t)).collect()
-        };
+        let expired: Vec<Pending> = self
+            .pending()
+            .extract_if(|_, p| {
+                p.reply.is_closed()
+                    || p.deadline
+                        .and_then(|d| d.checked_add(AFTER_DEADLINE))
+                        .is_some_and(|end| end <= now)
+            })
+            .map(|(_, p)| p)
+            .collect();
         for p in expired {
             report::report(p.report.as_deref(), || CallError::Timeout);
         }

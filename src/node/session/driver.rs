@@ -8,7 +8,7 @@
 use std::{
     collections::VecDeque,
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -85,6 +85,7 @@ pub(crate) struct NodeSession;
 pub(crate) struct SessionDriver {
     id: u64,
     node: ActorRef<NodeServerMessage>,
+    direction: Direction,
     machine: Arc<Mutex<SessionMachine>>,
     link: Arc<SessionLink>,
     delivery: Delivery,
@@ -155,6 +156,7 @@ impl Actor for NodeSession {
         let mut driver = SessionDriver {
             id: args.id,
             node: args.node,
+            direction,
             machine,
             mirror: PeerMirror::new(link.clone()),
             link,
@@ -229,14 +231,17 @@ impl Actor for NodeSession {
     }
 }
 
+/// The machine, locked. Every step is a short, synchronous transition that
+/// cannot leave it half-changed, so a poisoned lock is taken as it is.
+pub(super) fn lock(machine: &Mutex<SessionMachine>) -> MutexGuard<'_, SessionMachine> {
+    machine.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl SessionDriver {
     /// Feeds the machine one input; returns what it asks for.
     fn step(&self, input: impl FnOnce(&mut SessionMachine, &mut Vec<Action>)) -> Vec<Action> {
         let mut out = Vec::new();
-        input(
-            &mut self.machine.lock().unwrap_or_else(PoisonError::into_inner),
-            &mut out,
-        );
+        input(&mut lock(&self.machine), &mut out);
         out
     }
 
@@ -287,19 +292,12 @@ impl SessionDriver {
     }
 
     fn is_closed(&self) -> bool {
-        self.machine
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_closed()
+        lock(&self.machine).is_closed()
     }
 
     /// Asks the node server whether a session with `peer` may go on.
     async fn claim(&self, peer: &Peer) -> Result<(), DisconnectReason> {
-        let direction = self
-            .machine
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .direction();
+        let direction = self.direction;
         let result = self
             .node
             .call(

@@ -192,11 +192,6 @@ impl SessionMachine {
         }
     }
 
-    /// Which side opened the session.
-    pub(crate) fn direction(&self) -> Direction {
-        self.direction
-    }
-
     /// Whether the session has ended.
     pub(crate) fn is_closed(&self) -> bool {
         self.ended

@@ -13,7 +13,7 @@
 
 use std::{
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Instant,
@@ -23,7 +23,7 @@ use ractor::ActorRef;
 use tonic::Streaming;
 
 use super::{
-    driver::SessionMsg,
+    driver::{SessionMsg, lock},
     machine::{Action, SessionMachine},
 };
 use crate::{pb, remote_actor::Delivery};
@@ -41,7 +41,7 @@ pub(super) async fn read(
         let next = inbound.message().await;
         let ended = !matches!(next, Ok(Some(_)));
         {
-            let mut machine = machine.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut machine = lock(&machine);
             match next {
                 Ok(Some(frame)) => machine.on_frame(frame, Instant::now(), &mut actions),
                 Ok(None) => machine.inbound_ended(None, &mut actions),
