@@ -2,6 +2,8 @@
 //! and the library's): the example message type, grown with the
 //! probes tests need, and the one actor that serves it.
 
+pub mod pki;
+
 use std::{sync::Arc, time::Duration};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};

@@ -9,7 +9,10 @@ use super::{
     introspect::{GroupInfo, LocalActorInfo},
     messages::NodeServerMessage,
 };
-use crate::reply::{NodeStopped, ask};
+use crate::{
+    reply::{NodeStopped, ask},
+    transport::TlsConfig,
+};
 
 /// Dials the node at `addr` (`host:port`) and waits until the session is
 /// authenticated and the first sync is done.
@@ -42,10 +45,50 @@ pub async fn connect(
     node: &ActorRef<NodeServerMessage>,
     addr: impl Into<String>,
 ) -> Result<SessionInfo, ConnectError> {
-    let addr = addr.into();
+    dial(node, addr.into(), None, true).await
+}
+
+/// [`connect`] over TLS with these settings instead of the node's own (as
+/// `ractor_cluster::client_connect_enc` does): for a node that serves
+/// plaintext but must reach a TLS peer, or to present another certificate.
+/// A node configured [`with_tls`](crate::NodeConfig::with_tls) dials with
+/// TLS already; it needs no `_enc` call.
+///
+/// # Errors
+/// As [`connect`]; a failed TLS handshake (untrusted, expired or wrong-name
+/// certificate, a client certificate the peer requires, a plaintext peer)
+/// is [`ConnectError::Tls`].
+pub async fn connect_enc(
+    node: &ActorRef<NodeServerMessage>,
+    addr: impl Into<String>,
+    tls: TlsConfig,
+) -> Result<SessionInfo, ConnectError> {
+    dial(node, addr.into(), Some(tls), true).await
+}
+
+/// [`client_connect`] over TLS with these settings instead of the node's
+/// own; see [`connect_enc`].
+///
+/// # Errors
+/// As [`client_connect`], and [`ConnectError::Tls`].
+pub async fn client_connect_enc(
+    node: &ActorRef<NodeServerMessage>,
+    addr: impl Into<String>,
+    tls: TlsConfig,
+) -> Result<(), ConnectError> {
+    dial(node, addr.into(), Some(tls), false).await.map(|_| ())
+}
+
+async fn dial(
+    node: &ActorRef<NodeServerMessage>,
+    addr: String,
+    tls: Option<TlsConfig>,
+    until_ready: bool,
+) -> Result<SessionInfo, ConnectError> {
     ask(node, |reply| NodeServerMessage::Connect {
         addr,
-        until_ready: true,
+        until_ready,
+        tls,
         reply,
     })
     .await
@@ -64,15 +107,7 @@ pub async fn client_connect(
     node: &ActorRef<NodeServerMessage>,
     addr: impl Into<String>,
 ) -> Result<(), ConnectError> {
-    let addr = addr.into();
-    ask(node, |reply| NodeServerMessage::Connect {
-        addr,
-        until_ready: false,
-        reply,
-    })
-    .await
-    .unwrap_or(Err(ConnectError::NodeStopped))
-    .map(|_| ())
+    dial(node, addr.into(), None, false).await.map(|_| ())
 }
 
 /// The node's identity and state, including the bound listen address.

@@ -6,7 +6,11 @@ use ractor::ActorCell;
 
 use serde::Deserialize;
 
-use crate::{auth::Cookie, registry::AdvertiseMode, transport::Http2};
+use crate::{
+    auth::Cookie,
+    registry::AdvertiseMode,
+    transport::{Settings, TlsConfig},
+};
 
 /// How a node joins peers into a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -110,6 +114,8 @@ pub struct NodeConfig {
     advertise: AdvertiseMode,
     #[serde(skip)]
     advertise_filter: Option<AdvertiseFilter>,
+    #[serde(skip)]
+    tls: Option<TlsConfig>,
 }
 
 /// A predicate that further limits which local actors are advertised.
@@ -145,6 +151,7 @@ impl NodeConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             advertise: AdvertiseMode::default(),
             advertise_filter: None,
+            tls: None,
         }
     }
 
@@ -210,6 +217,20 @@ impl NodeConfig {
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
         self
+    }
+
+    /// Serves and dials every session over TLS (see [`TlsConfig`]; mutual
+    /// TLS with [`TlsConfig::require_client_cert`]). Without it, links are
+    /// plaintext and only the cookie handshake guards them.
+    #[must_use]
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The TLS settings, if any.
+    pub fn tls(&self) -> Option<&TlsConfig> {
+        self.tls.as_ref()
     }
 
     /// Which local actors peers see (default: every remotable actor).
@@ -282,12 +303,13 @@ impl NodeConfig {
     }
 
     /// The HTTP/2 settings of this node's connections, both ways.
-    pub(crate) fn http2(&self) -> Http2 {
-        Http2 {
+    pub(crate) fn transport(&self) -> Settings {
+        Settings {
             max_message_size: self.max_message_size,
             open_timeout: self.handshake_timeout,
             keepalive_interval: self.heartbeat.interval,
             keepalive_timeout: self.heartbeat.timeout,
+            tls: self.tls.clone(),
         }
     }
 
@@ -310,6 +332,13 @@ impl NodeConfig {
         }
         if self.heartbeat.interval >= self.heartbeat.timeout {
             return Err("the heartbeat interval must be shorter than its timeout".into());
+        }
+        if self.tls.as_ref().is_some_and(|tls| !tls.has_certificate()) {
+            return Err(
+                "a node's TLS settings need a certificate and key to serve with \
+                 (TlsConfig::client is for connect_enc)"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -27,6 +27,17 @@ pub enum ConnectError {
         /// What the transport said.
         detail: String,
     },
+    /// The TLS handshake failed: the peer's certificate does not chain to
+    /// this node's CA, is expired or names another host; the peer requires a
+    /// client certificate this node lacks or does not trust; or one side
+    /// speaks TLS and the other plaintext.
+    #[error("TLS with {addr} failed: {detail}")]
+    Tls {
+        /// The address dialled.
+        addr: String,
+        /// What went wrong, as the TLS library said it.
+        detail: String,
+    },
     /// The nodes use different cookies.
     #[error("the peer rejected the cookie proof, or sent a wrong one")]
     BadCookie,
@@ -72,6 +83,7 @@ impl From<DialError> for ConnectError {
         match e {
             DialError::InvalidAddress { addr, detail } => Self::InvalidAddress { addr, detail },
             DialError::Unreachable { addr, detail } => Self::Unreachable { addr, detail },
+            DialError::Tls { addr, detail } => Self::Tls { addr, detail },
             DialError::Timeout => Self::Timeout,
         }
     }

@@ -27,7 +27,7 @@ use crate::{
     auth::{Local, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION},
     reason::{DisconnectCause, DisconnectReason},
     registry::Adverts,
-    transport::{self, SessionStream},
+    transport::{self, SessionStream, TlsConfig},
 };
 
 fn random_incarnation() -> u64 {
@@ -67,7 +67,7 @@ impl NodeServerState {
             min_version: MIN_PROTOCOL_VERSION,
             max_version: MAX_PROTOCOL_VERSION,
         });
-        let serving = serve(listener, config.http2(), myself.clone()).await?;
+        let serving = serve(listener, config.transport(), myself.clone()).await?;
         // Watch local actors come and go, and pg changes in every scope.
         ractor::registry::pid_registry::monitor(myself.get_cell());
         ractor::pg::monitor_scope(
@@ -96,11 +96,13 @@ impl NodeServerState {
         })
     }
 
-    /// Dials `addr` in the background; the outcome goes to `waiter`, if any.
+    /// Dials `addr` in the background, with `tls` instead of the node's TLS
+    /// settings if given; the outcome goes to `waiter`, if any.
     pub(super) fn dial(
         &mut self,
         myself: &ActorRef<NodeServerMessage>,
         addr: String,
+        tls: Option<TlsConfig>,
         waiter: Option<(ConnectReply, bool)>,
     ) {
         let id = self.table.next_id();
@@ -112,7 +114,10 @@ impl NodeServerState {
                 .add(id, until_ready, Instant::now() + budget, reply);
             myself.send_after(budget, || InternalMsg::ExpireWaiters.into());
         }
-        let settings = self.config.http2();
+        let mut settings = self.config.transport();
+        if tls.is_some() {
+            settings.tls = tls;
+        }
         let node = myself.clone();
         tokio::spawn(async move {
             let result = transport::dial(&addr, &settings).await.map(Box::new);

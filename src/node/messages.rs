@@ -21,7 +21,7 @@ use crate::{
     reason::DisconnectReason,
     registry::{Lookup, ProxyChange},
     remote_actor::SessionLink,
-    transport::{DialError, Direction, SessionStream},
+    transport::{DialError, Direction, SessionStream, TlsConfig},
 };
 
 /// Messages the [`NodeServer`](crate::NodeServer) handles. Use the functions
@@ -36,6 +36,8 @@ pub enum NodeServerMessage {
         addr: String,
         /// Wait for the first sync rather than just the open stream.
         until_ready: bool,
+        /// TLS settings for this dial instead of the node's own.
+        tls: Option<TlsConfig>,
         /// Where the outcome goes.
         reply: RpcReplyPort<Result<SessionInfo, ConnectError>>,
     },

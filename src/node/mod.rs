@@ -30,8 +30,8 @@ mod table;
 mod waiters;
 
 pub use api::{
-    client_connect, connect, disconnect, list_actors, list_groups, list_sessions, node_info,
-    subscribe, unsubscribe,
+    client_connect, client_connect_enc, connect, connect_enc, disconnect, list_actors, list_groups,
+    list_sessions, node_info, subscribe, unsubscribe,
 };
 pub use config::{
     AdvertiseFilter, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE,

@@ -31,14 +31,14 @@ use crate::{
     pb::{self, envelope::Body},
     reason::{DisconnectCause, DisconnectReason},
     registry::{Adverts, end_proxy},
-    transport::{self, Http2, Serving},
+    transport::{self, Serving, Settings},
 };
 
 /// Starts a node's gRPC face on a bound listener: `service` provides it.
 pub(crate) type Serve =
     fn(
         TcpListener,
-        Http2,
+        Settings,
         ActorRef<NodeServerMessage>,
     ) -> Pin<Box<dyn Future<Output = Result<Serving, ActorProcessingErr>> + Send>>;
 
@@ -132,12 +132,13 @@ impl Actor for NodeServer {
             NodeServerMessage::Connect {
                 addr,
                 until_ready,
+                tls,
                 reply,
             } => match state.table.ready_peer_at(&addr) {
                 Some(peer) => {
                     let _ = reply.send(Err(ConnectError::AlreadyConnected { peer }));
                 }
-                None => state.dial(&myself, addr, Some((reply, until_ready))),
+                None => state.dial(&myself, addr, tls, Some((reply, until_ready))),
             },
             NodeServerMessage::GetInfo(reply) => {
                 let _ = reply.send(state.node_info());
@@ -293,7 +294,7 @@ impl NodeServerState {
                 if self.config.mode() == ConnectionMode::Transitive {
                     for addr in self.table.unknown_peers(&self.local.name, peers) {
                         info!(node = %self.local.name, %addr, "dialling an advertised peer");
-                        self.dial(myself, addr, None);
+                        self.dial(myself, addr, None, None);
                     }
                 }
             }

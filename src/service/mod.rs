@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::{
     node::{NodeConfig, NodeServer, NodeServerMessage},
     pb::{self, cluster_node_server::ClusterNodeServer},
-    transport::{Http2, Serving},
+    transport::{Serving, Settings},
 };
 
 use cluster_node::ClusterNodeService;
@@ -22,8 +22,8 @@ use cluster_node::ClusterNodeService;
 impl NodeServer {
     /// A node server with these settings.
     pub fn new(config: NodeConfig) -> Self {
-        Self::with_face(config, |listener, http2, node| {
-            Box::pin(serve(listener, http2, node))
+        Self::with_face(config, |listener, settings, node| {
+            Box::pin(serve(listener, settings, node))
         })
     }
 }
@@ -32,7 +32,7 @@ impl NodeServer {
 /// `listener`. Health reports SERVING from the start.
 async fn serve(
     listener: TcpListener,
-    http2: Http2,
+    settings: Settings,
     node: ActorRef<NodeServerMessage>,
 ) -> Result<Serving, ActorProcessingErr> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -43,12 +43,12 @@ async fn serve(
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let max = http2.max_message_size;
+    let max = settings.max_message_size;
     let cluster_node = ClusterNodeServer::new(ClusterNodeService::new(node))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let router = http2
-        .server()
+    let router = settings
+        .server()?
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

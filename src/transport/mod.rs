@@ -1,5 +1,5 @@
 //! What the server side and the dialing side of a Session stream share: the
-//! HTTP/2 settings, the two halves of a stream, the writer that feeds the
+//! HTTP/2 and TLS settings, the two halves of a stream, the writer that feeds the
 //! sending half, dialing, and the lifecycle of a node's gRPC server.
 //!
 //! Owns every tonic transport detail; knows nothing of sessions, actors or
@@ -10,11 +10,13 @@ mod dial;
 mod serve;
 mod settings;
 mod stream;
+mod tls;
 mod writer;
 
 pub(crate) use dial::{DialError, dial};
 pub(crate) use serve::Serving;
-pub(crate) use settings::Http2;
+pub(crate) use settings::Settings;
 pub use stream::Direction;
 pub(crate) use stream::{ResponseFrames, SessionStream};
+pub use tls::TlsConfig;
 pub(crate) use writer::{Farewell, FrameTx, Outgoing, framed_len, run as run_writer};

@@ -1,11 +1,13 @@
 //! The HTTP/2 settings both ends of a Session stream use.
 //!
 //! Owns the window, frame and keepalive numbers, so server and dialer can
-//! never disagree; the node turns its config into an [`Http2`].
+//! never disagree; the node turns its config into an [`Settings`].
 
 use std::time::Duration;
 
 use tonic::transport::{Endpoint, Server};
+
+use super::{dial::error_chain, tls::TlsConfig};
 
 /// HTTP/2 flow-control window of one stream. tonic's default is 64 KiB,
 /// which stalls a session on a window update every 64 KiB of payload.
@@ -20,8 +22,8 @@ pub(crate) const QUEUE_FRAMES: usize = 128;
 
 /// How a node's connections are set up, on the server and the dialing side
 /// alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Http2 {
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
     /// Largest gRPC message sent or received, in bytes.
     pub(crate) max_message_size: usize,
     /// How long a dial may take to connect and to open the stream.
@@ -30,17 +32,36 @@ pub(crate) struct Http2 {
     pub(crate) keepalive_interval: Duration,
     /// ...and how long a ping may go unanswered before the connection drops.
     pub(crate) keepalive_timeout: Duration,
+    /// TLS on every connection, served (given a certificate) and dialled;
+    /// `None` for plaintext.
+    pub(crate) tls: Option<TlsConfig>,
 }
 
-impl Http2 {
+impl Settings {
     /// A server builder with these settings.
-    pub(crate) fn server(&self) -> Server {
-        Server::builder()
+    ///
+    /// # Errors
+    /// The TLS certificate or key cannot be used, and why.
+    pub(crate) fn server(&self) -> Result<Server, String> {
+        let server = Server::builder()
             .initial_stream_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .max_frame_size(MAX_FRAME)
             .http2_keepalive_interval(Some(self.keepalive_interval))
-            .http2_keepalive_timeout(Some(self.keepalive_timeout))
+            .http2_keepalive_timeout(Some(self.keepalive_timeout));
+        match self
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.server(self.open_timeout))
+        {
+            Some(tls) => server.tls_config(tls).map_err(|e| {
+                format!(
+                    "the node's TLS certificate or key cannot be used: {}",
+                    error_chain(&e)
+                )
+            }),
+            None => Ok(server),
+        }
     }
 
     /// `endpoint` with these settings, for dialing.
