@@ -14,7 +14,7 @@ use clap::Parser;
 use ractor::Actor;
 use ractor_grpc::{
     ConnectionMode, DisconnectReason, HeartbeatConfig, NodeConfig, NodeEventSubscription,
-    NodeServer, SessionInfo,
+    NodeServer, SessionInfo, TlsConfig,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -60,6 +60,35 @@ struct Args {
     /// milliseconds (at least 1000, and more than the interval).
     #[arg(long, default_value_t = 10_000)]
     heartbeat_timeout_ms: u64,
+    /// Serve and dial over TLS with this certificate chain (PEM); needs
+    /// `--tls-key` and `--tls-ca`.
+    #[arg(long, value_name = "PEM", requires_all = ["tls_key", "tls_ca"])]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The CA (PEM) that peers' certificates must chain to.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_ca: Option<PathBuf>,
+    /// Accept only clients with a certificate from `--tls-ca` (mutual TLS).
+    #[arg(long, requires = "tls_cert")]
+    require_client_cert: bool,
+    /// The name peers' certificates must carry, instead of the host dialled.
+    #[arg(long, value_name = "NAME", requires = "tls_cert")]
+    tls_server_name: Option<String>,
+}
+
+/// The TLS settings the flags ask for, if any.
+fn tls(args: &Args) -> Result<Option<TlsConfig>, std::io::Error> {
+    let (Some(cert), Some(key), Some(ca)) = (&args.tls_cert, &args.tls_key, &args.tls_ca) else {
+        return Ok(None);
+    };
+    let mut tls =
+        TlsConfig::from_pem_files(cert, key, ca)?.require_client_cert(args.require_client_cert);
+    if let Some(name) = &args.tls_server_name {
+        tls = tls.with_server_name(name.clone());
+    }
+    Ok(Some(tls))
 }
 
 /// Prints session events in plain words.
@@ -144,6 +173,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         });
     if let Some(addr) = &args.advertise {
         config = config.with_advertise_addr(addr.clone());
+    }
+    if let Some(tls) = tls(&args)? {
+        config = config.with_tls(tls);
     }
     let (node, handle) = Actor::spawn(None, NodeServer::new(config), ()).await?;
     ractor_grpc::subscribe(&node, "printer", Printer(args.name.clone()))?;
