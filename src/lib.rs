@@ -102,9 +102,10 @@ pub use node::{
     AdvertiseFilter, ConnectError, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SHUTDOWN_GRACE, GroupInfo, GroupMember, HeartbeatConfig,
     LocalActorInfo, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage,
-    NodeServerState, SessionId, SessionInfo, SessionState, client_connect, client_connect_enc,
-    connect, connect_enc, disconnect, list_actors, list_groups, list_sessions, node_info,
-    subscribe, unsubscribe,
+    NodeServerState, ReconnectConfig, SessionId, SessionInfo, SessionState, TargetInfo,
+    TargetState, client_connect, client_connect_enc, connect, connect_enc, disconnect,
+    keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info, subscribe,
+    unsubscribe,
 };
 pub use ractor_grpc_derive::{RactorClusterMessage, RactorMessage};
 pub use reason::{DisconnectCause, DisconnectReason};

@@ -8,6 +8,7 @@ use super::{
     info::{NodeInfo, SessionInfo},
     introspect::{GroupInfo, LocalActorInfo},
     messages::NodeServerMessage,
+    redial::TargetInfo,
 };
 use crate::{
     reply::{NodeStopped, ask},
@@ -108,6 +109,45 @@ pub async fn client_connect(
     addr: impl Into<String>,
 ) -> Result<(), ConnectError> {
     dial(node, addr.into(), None, false).await.map(|_| ())
+}
+
+/// Keeps a session with `target` from now on: dials it now, and again
+/// whenever its session is lost or a dial fails, with the backoff of
+/// [`ReconnectConfig`](crate::ReconnectConfig), until a permanent refusal
+/// (bad cookie, version mismatch, the node itself). Returns at once; watch
+/// [events](NodeEventSubscription) or [`list_targets`] for progress.
+///
+/// `target` is `host:port`. When `host` is a DNS name, every address it
+/// resolves to is kept connected, and the name is resolved again every
+/// `resolve_interval`, so nodes behind one name (a Kubernetes headless
+/// service) are found as they come and go. With TLS, their certificates
+/// must then carry the name (or the one [`TlsConfig::with_server_name`]
+/// sets).
+///
+/// # Errors
+/// [`ConnectError::InvalidAddress`] when `target` is not `host:port`;
+/// [`ConnectError::NodeStopped`] if the node server is not running.
+pub async fn keep_connected(
+    node: &ActorRef<NodeServerMessage>,
+    target: impl Into<String>,
+) -> Result<(), ConnectError> {
+    let target = target.into();
+    ask(node, |reply| NodeServerMessage::KeepConnected {
+        target,
+        reply,
+    })
+    .await
+    .unwrap_or(Err(ConnectError::NodeStopped))
+}
+
+/// The addresses this node keeps sessions with and where each stands.
+///
+/// # Errors
+/// [`NodeStopped`] if the node server is not running.
+pub async fn list_targets(
+    node: &ActorRef<NodeServerMessage>,
+) -> Result<Vec<TargetInfo>, NodeStopped> {
+    ask(node, NodeServerMessage::ListTargets).await
 }
 
 /// The node's identity and state, including the bound listen address.

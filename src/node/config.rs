@@ -69,6 +69,50 @@ impl HeartbeatConfig {
     }
 }
 
+/// How a node dials its peers again after losing them.
+///
+/// A node keeps a session with every address it dialled once a session
+/// there authenticated ([`connect`](crate::connect),
+/// [`client_connect`](crate::client_connect), transitive introductions), and
+/// with every address given to [`keep_connected`](crate::keep_connected)
+/// from the start. When such a session ends (the peer stopped, froze or was
+/// cut off), the node dials again after `initial_backoff`, doubling the wait
+/// after each failure up to `max_backoff`, each wait spread at random over
+/// its upper half. A permanent refusal (bad cookie, no common protocol
+/// version, the node itself) stops the retries. Each new session starts
+/// with a full sync, so views converge to what they were before the fault.
+///
+/// A DNS name given to `keep_connected` is resolved again every
+/// `resolve_interval`; every address it resolves to is kept connected (a
+/// Kubernetes headless service, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ReconnectConfig {
+    /// Whether dialled sessions are kept (default `true`). Addresses given
+    /// to `keep_connected` are kept either way.
+    pub enabled: bool,
+    /// The wait before the first retry.
+    #[serde(with = "millis")]
+    pub initial_backoff: Duration,
+    /// The longest wait between retries.
+    #[serde(with = "millis")]
+    pub max_backoff: Duration,
+    /// How often DNS names are resolved again.
+    #[serde(with = "millis")]
+    pub resolve_interval: Duration,
+}
+
+impl Default for ReconnectConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(10),
+            resolve_interval: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Default largest Session frame or unary message, in bytes (16 MiB).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// Default deadline for a session's handshake and first sync.
@@ -108,6 +152,8 @@ pub struct NodeConfig {
     handshake_timeout: Duration,
     #[serde(default)]
     heartbeat: HeartbeatConfig,
+    #[serde(default)]
+    reconnect: ReconnectConfig,
     #[serde(default = "default_shutdown_grace", with = "millis")]
     shutdown_grace: Duration,
     #[serde(default)]
@@ -148,6 +194,7 @@ impl NodeConfig {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             heartbeat: HeartbeatConfig::default(),
+            reconnect: ReconnectConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             advertise: AdvertiseMode::default(),
             advertise_filter: None,
@@ -207,6 +254,13 @@ impl NodeConfig {
     #[must_use]
     pub fn with_heartbeat(mut self, heartbeat: HeartbeatConfig) -> Self {
         self.heartbeat = heartbeat;
+        self
+    }
+
+    /// Reconnect settings (default: on, 250 ms doubling to 10 s).
+    #[must_use]
+    pub fn with_reconnect(mut self, reconnect: ReconnectConfig) -> Self {
+        self.reconnect = reconnect;
         self
     }
 
@@ -293,6 +347,11 @@ impl NodeConfig {
         self.heartbeat
     }
 
+    /// The reconnect settings.
+    pub fn reconnect(&self) -> ReconnectConfig {
+        self.reconnect
+    }
+
     /// The shutdown grace period.
     pub fn shutdown_grace(&self) -> Duration {
         self.shutdown_grace
@@ -332,6 +391,17 @@ impl NodeConfig {
         }
         if self.heartbeat.interval >= self.heartbeat.timeout {
             return Err("the heartbeat interval must be shorter than its timeout".into());
+        }
+        let r = &self.reconnect;
+        if r.initial_backoff.is_zero()
+            || r.max_backoff < r.initial_backoff
+            || r.resolve_interval.is_zero()
+        {
+            return Err(
+                "reconnect backoffs and the resolve interval must be above zero, the maximum \
+                 backoff at least the initial one"
+                    .into(),
+            );
         }
         if self.tls.as_ref().is_some_and(|tls| !tls.has_certificate()) {
             return Err(

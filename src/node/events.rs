@@ -1,6 +1,6 @@
 //! Session lifecycle events, for code that reacts to peers coming and going.
 
-use super::info::SessionInfo;
+use super::{info::SessionInfo, redial::TargetInfo};
 use crate::reason::DisconnectReason;
 
 /// Receives a node's session events, in the order they happen for each
@@ -29,5 +29,19 @@ pub trait NodeEventSubscription: Send + Sync + 'static {
     /// The session ended, for `reason`.
     fn session_disconnected(&self, session: &SessionInfo, reason: &DisconnectReason) {
         let _ = (session, reason);
+    }
+
+    /// A kept address lost its session or failed a dial; the node dials it
+    /// again in `target.state`'s `retry_in`
+    /// (see [`ReconnectConfig`](crate::ReconnectConfig)).
+    fn reconnecting(&self, target: &TargetInfo) {
+        let _ = target;
+    }
+
+    /// A kept address refused this node permanently (`target.last_error`
+    /// says why): no more dials until
+    /// [`keep_connected`](crate::keep_connected) asks again.
+    fn reconnect_abandoned(&self, target: &TargetInfo) {
+        let _ = target;
     }
 }

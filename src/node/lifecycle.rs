@@ -4,7 +4,7 @@
 //! Owns the moments a node or a session begins and the node ends; the
 //! server's dispatch calls into it. Holds no rule of its own.
 
-use std::{sync::Arc, time::Instant};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::net::TcpListener;
@@ -15,8 +15,9 @@ use super::{
     arbiter::Arbiter,
     config::NodeConfig,
     connect::ConnectError,
-    info::{SessionId, SessionInfo},
+    info::{SessionId, SessionInfo, SessionState},
     messages::{InternalMsg, NodeServerMessage},
+    redial::{Ending, Failure, Next, Redial},
     server::{ConnectReply, NodeServerState, Serve, answer},
     session::{NodeSession, SessionArgs, SessionMsg},
     subscribers::Subscribers,
@@ -27,7 +28,7 @@ use crate::{
     auth::{Local, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION},
     reason::{DisconnectCause, DisconnectReason},
     registry::Adverts,
-    transport::{self, SessionStream, TlsConfig},
+    transport::{self, DialError, SessionStream, TlsConfig},
 };
 
 fn random_incarnation() -> u64 {
@@ -81,6 +82,7 @@ impl NodeServerState {
         };
         advertise::scan(&adverts, &policy);
         info!(node = %local.name, %listen_addr, advertised = %local.listen_addr, "listening");
+        let reconnect = config.reconnect();
         Ok(Self {
             arbiter: Arbiter::new(local.name.clone()),
             config,
@@ -93,6 +95,8 @@ impl NodeServerState {
             subscribers: Subscribers::default(),
             adverts,
             policy,
+            redial: Redial::new(reconnect),
+            resolving: false,
         })
     }
 
@@ -107,6 +111,7 @@ impl NodeServerState {
     ) {
         let id = self.table.next_id();
         self.table.dialing(id, addr.clone());
+        self.redial.dialing(id, &addr, tls.clone());
         if let Some((reply, until_ready)) = waiter {
             // Dial, handshake and first sync.
             let budget = self.config.handshake_timeout() * 2;
@@ -123,6 +128,181 @@ impl NodeServerState {
             let result = transport::dial(&addr, &settings).await.map(Box::new);
             let _ = node.cast(InternalMsg::Dialled { id, addr, result }.into());
         });
+    }
+
+    /// Keeps `target` connected: dials it now, and again whenever its
+    /// session is lost. A DNS name is resolved now and every resolve
+    /// interval, each address it resolves to kept connected.
+    pub(super) fn keep_connected(
+        &mut self,
+        myself: &ActorRef<NodeServerMessage>,
+        target: String,
+    ) -> Result<(), ConnectError> {
+        let invalid = |detail: &str| ConnectError::InvalidAddress {
+            addr: target.clone(),
+            detail: detail.to_owned(),
+        };
+        let (host, port) = target
+            .rsplit_once(':')
+            .ok_or_else(|| invalid("expected host:port"))?;
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(invalid("expected host:port with a port number"));
+        }
+        if target.parse::<SocketAddr>().is_ok() {
+            if self.redial.watch(&target, None, Instant::now()) {
+                self.redial_due(myself);
+            }
+            return Ok(());
+        }
+        // A name: its addresses are dialled by IP, so TLS checks the
+        // certificates for the name unless told otherwise.
+        let tls = self
+            .config
+            .tls()
+            .filter(|tls| tls.server_name().is_none())
+            .map(|tls| tls.clone().with_server_name(host));
+        if self.redial.watch_name(&target, tls) && !self.resolving {
+            self.resolving = true;
+            self.resolve(myself);
+        }
+        Ok(())
+    }
+
+    /// Dials every target whose backoff is over.
+    pub(super) fn redial_due(&mut self, myself: &ActorRef<NodeServerMessage>) {
+        let table = &self.table;
+        let due = self.redial.due(Instant::now(), |peer| {
+            table
+                .with_peer(peer)
+                .is_some_and(|s| s.state >= SessionState::Authenticated)
+        });
+        for (addr, tls) in due {
+            debug!(node = %self.local.name, %addr, "dialling a target again");
+            self.dial(myself, addr, tls, None);
+        }
+    }
+
+    /// Resolves every target's DNS name in the background, and again after
+    /// the resolve interval.
+    pub(super) fn resolve(&mut self, myself: &ActorRef<NodeServerMessage>) {
+        for name in self.redial.names() {
+            let name = name.to_owned();
+            let node = myself.clone();
+            tokio::spawn(async move {
+                let addrs = tokio::net::lookup_host(name.as_str())
+                    .await
+                    .map(|found| {
+                        let mut addrs: Vec<String> = found.map(|a| a.to_string()).collect();
+                        addrs.sort_unstable();
+                        addrs.dedup();
+                        addrs
+                    })
+                    .map_err(|e| e.to_string());
+                let _ = node.cast(InternalMsg::Resolved { name, addrs }.into());
+            });
+        }
+        let every = self.config.reconnect().resolve_interval;
+        myself.send_after(every, || InternalMsg::Resolve.into());
+    }
+
+    pub(super) fn resolved(
+        &mut self,
+        myself: &ActorRef<NodeServerMessage>,
+        name: &str,
+        addrs: Result<Vec<String>, String>,
+    ) {
+        match addrs {
+            Ok(addrs) => {
+                let new = self.redial.resolved(name, &addrs, Instant::now());
+                if !new.is_empty() {
+                    info!(node = %self.local.name, %name, addrs = ?new, "new addresses to keep connected");
+                    self.redial_due(myself);
+                }
+            }
+            Err(e) => warn!(node = %self.local.name, %name, error = %e, "cannot resolve a target"),
+        }
+    }
+
+    /// A dial failed before any session existed.
+    pub(super) fn dial_failed(
+        &mut self,
+        myself: &ActorRef<NodeServerMessage>,
+        id: SessionId,
+        error: &DialError,
+    ) {
+        let failure = match error {
+            DialError::InvalidAddress { .. } => Failure::Permanent,
+            _ => Failure::Retryable,
+        };
+        let ending = Ending {
+            id,
+            peer: None,
+            peer_connected: false,
+            failure,
+            error: &error.to_string(),
+        };
+        let next = self.redial.ended(&ending, Instant::now(), rand::random());
+        self.carry_out(myself, next);
+    }
+
+    /// Session `id` with `peer` ended for `reason`: dial it again later if
+    /// it was a target and nothing else connects this node to the peer.
+    pub(super) fn session_lost(
+        &mut self,
+        myself: &ActorRef<NodeServerMessage>,
+        id: SessionId,
+        peer: Option<&str>,
+        reason: &DisconnectReason,
+    ) {
+        let failure = match reason.cause {
+            DisconnectCause::BadCookie
+            | DisconnectCause::VersionMismatch
+            | DisconnectCause::SelfConnection => Failure::Permanent,
+            DisconnectCause::Stopped if !reason.by_peer => Failure::Deliberate,
+            _ => Failure::Retryable,
+        };
+        let connected = peer.is_some_and(|p| {
+            self.table
+                .with_peer(p)
+                .is_some_and(|s| s.state >= SessionState::Authenticated)
+        });
+        let ending = Ending {
+            id,
+            peer,
+            peer_connected: connected,
+            failure,
+            error: &reason.to_string(),
+        };
+        let next = self.redial.ended(&ending, Instant::now(), rand::random());
+        self.carry_out(myself, next);
+    }
+
+    /// Schedules the retries `next` asks for and reports them.
+    fn carry_out(&mut self, myself: &ActorRef<NodeServerMessage>, next: Vec<Next>) {
+        let now = Instant::now();
+        for step in next {
+            match step {
+                Next::Retry {
+                    addr,
+                    delay,
+                    failures,
+                } => {
+                    info!(node = %self.local.name, %addr, failures, ?delay, "reconnecting later");
+                    myself.send_after(delay, || InternalMsg::Redial.into());
+                    if let Some(target) = self.redial.info(&addr, now) {
+                        self.subscribers.reconnecting(&target);
+                    }
+                }
+                Next::GiveUp { addr } => {
+                    let target = self.redial.info(&addr, now);
+                    let why = target.as_ref().and_then(|t| t.last_error.clone());
+                    warn!(node = %self.local.name, %addr, reason = why.as_deref().unwrap_or(""), "giving up on a target: the refusal is permanent");
+                    if let Some(target) = target {
+                        self.subscribers.gave_up(&target);
+                    }
+                }
+            }
+        }
     }
 
     pub(super) async fn spawn_session(

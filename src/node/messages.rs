@@ -14,6 +14,7 @@ use super::{
     events::NodeEventSubscription,
     info::{NodeInfo, SessionId, SessionInfo},
     introspect::{GroupInfo, LocalActorInfo},
+    redial::TargetInfo,
 };
 use crate::{
     auth::Peer,
@@ -41,6 +42,16 @@ pub enum NodeServerMessage {
         /// Where the outcome goes.
         reply: RpcReplyPort<Result<SessionInfo, ConnectError>>,
     },
+    /// Keep sessions with `target` (`host:port`, or a DNS name resolving to
+    /// several addresses) from now on.
+    KeepConnected {
+        /// `host:port`.
+        target: String,
+        /// Whether the target is well-formed.
+        reply: RpcReplyPort<Result<(), ConnectError>>,
+    },
+    /// The addresses this node keeps sessions with.
+    ListTargets(RpcReplyPort<Vec<TargetInfo>>),
     /// This node's identity and state.
     GetInfo(RpcReplyPort<NodeInfo>),
     /// Every session, in any state.
@@ -83,6 +94,8 @@ impl std::fmt::Debug for NodeServerMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let name = match self {
             Self::Connect { .. } => "Connect",
+            Self::KeepConnected { .. } => "KeepConnected",
+            Self::ListTargets(_) => "ListTargets",
             Self::GetInfo(_) => "GetInfo",
             Self::ListSessions(_) => "ListSessions",
             Self::Subscribe { .. } => "Subscribe",
@@ -126,6 +139,15 @@ pub(crate) enum InternalMsg {
     Session { id: SessionId, event: SessionEvent },
     /// Time to expire connect waiters.
     ExpireWaiters,
+    /// Time to dial the targets whose backoff is over.
+    Redial,
+    /// Time to resolve the DNS names of targets again.
+    Resolve,
+    /// A DNS name of a target resolved (or failed to).
+    Resolved {
+        name: String,
+        addrs: Result<Vec<String>, String>,
+    },
 }
 
 impl From<InternalMsg> for NodeServerMessage {

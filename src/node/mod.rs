@@ -23,6 +23,7 @@ mod info;
 mod introspect;
 mod lifecycle;
 mod messages;
+mod redial;
 mod server;
 mod session;
 mod subscribers;
@@ -30,12 +31,12 @@ mod table;
 mod waiters;
 
 pub use api::{
-    client_connect, client_connect_enc, connect, connect_enc, disconnect, list_actors, list_groups,
-    list_sessions, node_info, subscribe, unsubscribe,
+    client_connect, client_connect_enc, connect, connect_enc, disconnect, keep_connected,
+    list_actors, list_groups, list_sessions, list_targets, node_info, subscribe, unsubscribe,
 };
 pub use config::{
     AdvertiseFilter, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_SHUTDOWN_GRACE, HeartbeatConfig, NodeConfig,
+    DEFAULT_SHUTDOWN_GRACE, HeartbeatConfig, NodeConfig, ReconnectConfig,
 };
 pub use connect::ConnectError;
 pub use events::NodeEventSubscription;
@@ -43,4 +44,5 @@ pub use info::{NodeInfo, SessionId, SessionInfo, SessionState};
 pub use introspect::{GroupInfo, GroupMember, LocalActorInfo};
 pub(crate) use messages::InternalMsg;
 pub use messages::NodeServerMessage;
+pub use redial::{TargetInfo, TargetState};
 pub use server::{NodeServer, NodeServerState};

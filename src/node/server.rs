@@ -21,6 +21,7 @@ use super::{
     info::{NodeInfo, SessionId, SessionInfo},
     introspect,
     messages::{Internal, InternalMsg, NodeServerMessage, SessionEvent},
+    redial::Redial,
     session::SessionMsg,
     subscribers::Subscribers,
     table::SessionTable,
@@ -90,6 +91,9 @@ pub struct NodeServerState {
     pub(super) subscribers: Subscribers,
     pub(super) adverts: Arc<Adverts>,
     pub(super) policy: advertise::Policy,
+    pub(super) redial: Redial,
+    /// Whether the timer that resolves targets' DNS names runs.
+    pub(super) resolving: bool,
 }
 
 impl std::fmt::Debug for NodeServerState {
@@ -140,6 +144,12 @@ impl Actor for NodeServer {
                 }
                 None => state.dial(&myself, addr, tls, Some((reply, until_ready))),
             },
+            NodeServerMessage::KeepConnected { target, reply } => {
+                let _ = reply.send(state.keep_connected(&myself, target));
+            }
+            NodeServerMessage::ListTargets(reply) => {
+                let _ = reply.send(state.redial.snapshot(Instant::now()));
+            }
             NodeServerMessage::GetInfo(reply) => {
                 let _ = reply.send(state.node_info());
             }
@@ -151,6 +161,7 @@ impl Actor for NodeServer {
             }
             NodeServerMessage::Unsubscribe(id) => state.subscribers.remove(&id),
             NodeServerMessage::Disconnect { peer, reply } => {
+                state.redial.forget_peer(&peer);
                 let ids = state.table.sessions_with(&peer);
                 let reason = DisconnectReason::local(DisconnectCause::Stopped, "closed on request");
                 let close: Vec<_> = ids.iter().map(|id| (*id, reason.clone())).collect();
@@ -175,7 +186,7 @@ impl Actor for NodeServer {
 
     async fn handle_supervisor_evt(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
@@ -199,7 +210,7 @@ impl Actor for NodeServer {
                     warn!(session = id, error = %err, "session actor failed");
                     let detail = format!("session failed: {err}");
                     let reason = DisconnectReason::local(DisconnectCause::Transport, detail);
-                    state.session_closed(id, reason);
+                    state.session_closed(&myself, id, reason);
                 }
             }
             _ => {}
@@ -225,6 +236,7 @@ impl NodeServerState {
                 Err(e) => {
                     debug!(node = %self.local.name, %addr, error = %e, "dial failed");
                     self.table.dial_failed(id);
+                    self.dial_failed(myself, id, &e);
                     answer(self.waiters.failed(id, &e.into()));
                 }
             },
@@ -249,6 +261,9 @@ impl NodeServerState {
             }
             InternalMsg::Session { id, event } => self.on_session_event(myself, id, event),
             InternalMsg::ExpireWaiters => answer(self.waiters.expired(Instant::now())),
+            InternalMsg::Redial => self.redial_due(myself),
+            InternalMsg::Resolve => self.resolve(myself),
+            InternalMsg::Resolved { name, addrs } => self.resolved(myself, &name, addrs),
         }
     }
 
@@ -269,6 +284,7 @@ impl NodeServerState {
                     .handle
                     .cast(SessionMsg::Sync(advertise::snapshot(&self.adverts)));
                 let info = e.info().clone();
+                self.redial.authenticated(id, &peer.name);
                 info!(node = %self.local.name, peer = %peer.name, session = id, "authenticated");
                 if info.direction == transport::Direction::Outbound {
                     let close = self.arbiter.established(id);
@@ -299,11 +315,16 @@ impl NodeServerState {
                 }
             }
             SessionEvent::Proxies(changes) => self.table.proxies(id, changes),
-            SessionEvent::Closed(reason) => self.session_closed(id, reason),
+            SessionEvent::Closed(reason) => self.session_closed(myself, id, reason),
         }
     }
 
-    fn session_closed(&mut self, id: SessionId, reason: DisconnectReason) {
+    fn session_closed(
+        &mut self,
+        myself: &ActorRef<NodeServerMessage>,
+        id: SessionId,
+        reason: DisconnectReason,
+    ) {
         self.arbiter.release(id);
         let Some(entry) = self.table.remove(id) else {
             return;
@@ -320,6 +341,8 @@ impl NodeServerState {
         self.subscribers.disconnected(info, &reason);
         let survivor = peer.and_then(|p| self.table.with_peer(p));
         answer(self.waiters.closed(id, peer, &reason, survivor));
+        let peer = peer.map(str::to_owned);
+        self.session_lost(myself, id, peer.as_deref(), &reason);
     }
 
     fn send_to(&self, id: SessionId, msg: SessionMsg) {

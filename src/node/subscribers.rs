@@ -4,7 +4,7 @@
 //! they were first registered. Knows nothing of sessions beyond the
 //! [`SessionInfo`] it passes on.
 
-use super::{events::NodeEventSubscription, info::SessionInfo};
+use super::{events::NodeEventSubscription, info::SessionInfo, redial::TargetInfo};
 use crate::reason::DisconnectReason;
 
 /// See the module docs.
@@ -56,6 +56,14 @@ impl Subscribers {
 
     pub(crate) fn disconnected(&self, session: &SessionInfo, reason: &DisconnectReason) {
         self.each(|s| s.session_disconnected(session, reason));
+    }
+
+    pub(crate) fn reconnecting(&self, target: &TargetInfo) {
+        self.each(|s| s.reconnecting(target));
+    }
+
+    pub(crate) fn gave_up(&self, target: &TargetInfo) {
+        self.each(|s| s.reconnect_abandoned(target));
     }
 }
 

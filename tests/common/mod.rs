@@ -14,7 +14,7 @@ use std::{
 use ractor::{Actor, ActorRef};
 use ractor_grpc::{
     ConnectionMode, DisconnectReason, NodeConfig, NodeEventSubscription, NodeServer,
-    NodeServerMessage, SessionInfo,
+    NodeServerMessage, SessionInfo, TargetInfo,
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 
@@ -34,6 +34,10 @@ pub enum Event {
     Authenticated(u64, String),
     Ready(u64, String),
     Disconnected(u64, Option<String>, DisconnectReason),
+    /// A kept address will be dialled again: its address and failures.
+    Reconnecting(String, u32),
+    /// A kept address refused this node for good: address and why.
+    GaveUp(String, String),
 }
 
 struct Recorder(mpsc::UnboundedSender<Event>);
@@ -58,6 +62,15 @@ impl NodeEventSubscription for Recorder {
             s.id,
             s.peer_name.clone(),
             reason.clone(),
+        ));
+    }
+    fn reconnecting(&self, t: &TargetInfo) {
+        let _ = self.0.send(Event::Reconnecting(t.addr.clone(), t.failures));
+    }
+    fn reconnect_abandoned(&self, t: &TargetInfo) {
+        let _ = self.0.send(Event::GaveUp(
+            t.addr.clone(),
+            t.last_error.clone().unwrap_or_default(),
         ));
     }
 }
