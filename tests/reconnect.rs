@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{
     CALL_TIMEOUT, COOKIE, Event, TestNode, WAIT,
     actors::{self, MyBasicMessageType},
-    eventually, proxy, start_with,
+    eventually, full_mesh, proxy, start_with,
 };
 use ractor::ActorRef;
 use ractor_grpc::{ConnectionMode, NodeConfig, ReconnectConfig, TargetState};
@@ -259,20 +259,4 @@ async fn a_transitive_mesh_heals_after_a_member_restarts() {
         c.sessions().await,
         ractor_grpc::list_targets(&b.actor).await
     );
-}
-
-/// Whether every node has a ready session with every other.
-async fn full_mesh(nodes: &[&TestNode]) -> bool {
-    for n in nodes {
-        let ready = n
-            .sessions()
-            .await
-            .iter()
-            .filter(|s| s.state == ractor_grpc::SessionState::Ready)
-            .count();
-        if ready != nodes.len() - 1 {
-            return false;
-        }
-    }
-    true
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::{
     CALL_TIMEOUT, COOKIE, TestNode, WAIT,
     actors::{self, MyBasicMessageType},
-    eventually, proxy, start_with,
+    eventually, full_mesh, proxy, start_with,
 };
 use integration::pki::Pki;
 use ractor::ActorRef;
@@ -244,16 +244,12 @@ async fn a_transitive_mesh_forms_over_tls() {
         .expect("c to a");
     // b and c meet only through a's introduction, and only over mutual TLS:
     // a plaintext dial would be refused by the server.
-    let met = eventually(WAIT, || async {
-        let ready = |sessions: Vec<ractor_grpc::SessionInfo>, peer: &str| {
-            sessions.iter().any(|s| {
-                s.peer_name.as_deref() == Some(peer) && s.state == ractor_grpc::SessionState::Ready
-            })
-        };
-        ready(b.sessions().await, "node-c") && ready(c.sessions().await, "node-b")
-    })
-    .await;
-    assert!(met, "b and c never met: {:?}", b.sessions().await);
+    let nodes = [&a, &b, &c];
+    assert!(
+        eventually(WAIT, || full_mesh(&nodes)).await,
+        "b and c never met: {:?}",
+        b.sessions().await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -251,3 +251,19 @@ pub async fn remote_basic(name: &str) -> RemoteBasic {
     let remote = proxy(&b, "node-a", name).await;
     (actor, probe, a, b, remote)
 }
+
+/// Whether every node has a ready session with every other.
+pub async fn full_mesh(nodes: &[&TestNode]) -> bool {
+    for n in nodes {
+        let ready = n
+            .sessions()
+            .await
+            .iter()
+            .filter(|s| s.state == ractor_grpc::SessionState::Ready)
+            .count();
+        if ready != nodes.len() - 1 {
+            return false;
+        }
+    }
+    true
+}
