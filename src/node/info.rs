@@ -38,6 +38,9 @@ pub struct SessionInfo {
     pub peer_addr: Option<SocketAddr>,
     /// The address the peer accepts sessions on, as it advertised it.
     pub peer_listen_addr: Option<String>,
+    /// The peer's incarnation (random per start), once the handshake named
+    /// the peer: a new value under the same name means it restarted.
+    pub peer_incarnation: Option<u64>,
     /// Which side opened the session.
     pub direction: Direction,
     /// Where the session is in its life.
@@ -66,6 +69,7 @@ impl SessionInfo {
             peer_name: None,
             peer_addr,
             peer_listen_addr: None,
+            peer_incarnation: None,
             direction,
             state: SessionState::Handshake,
             connected_since: SystemTime::now(),
@@ -105,6 +109,7 @@ impl SessionInfo {
             remote_actors: u64::try_from(self.remote_actors).unwrap_or(u64::MAX),
             last_rtt_us: self.round_trip.map_or(0, |r| micros(r.last)),
             smoothed_rtt_us: self.round_trip.map_or(0, |r| micros(r.smoothed)),
+            incarnation: self.peer_incarnation.unwrap_or_default(),
         }
     }
 }

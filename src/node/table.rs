@@ -128,6 +128,7 @@ impl<H> SessionTable<H> {
         if let Some(e) = self.sessions.get_mut(&id) {
             e.info.peer_name = Some(peer.name.clone());
             e.info.peer_listen_addr = Some(peer.listen_addr.clone()).filter(|a| !a.is_empty());
+            e.info.peer_incarnation = Some(peer.incarnation);
             e.info.protocol_version = Some(peer.version);
         }
     }

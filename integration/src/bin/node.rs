@@ -11,10 +11,11 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
+use integration::BasicActor;
 use ractor::Actor;
 use ractor_grpc::{
     ConnectionMode, DisconnectReason, HeartbeatConfig, NodeConfig, NodeEventSubscription,
-    NodeServer, SessionInfo, TlsConfig,
+    NodeServer, ReconnectConfig, SessionInfo, TargetInfo, TargetState, TlsConfig,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -44,8 +45,10 @@ struct Args {
     /// by default the listen address.
     #[arg(long, value_name = "HOST:PORT")]
     advertise: Option<String>,
-    /// A peer to connect to at start (repeatable).
-    #[arg(long = "connect", value_name = "ADDR")]
+    /// A peer to keep connected (repeatable): dialled at start and again
+    /// whenever the session is lost, with backoff. A DNS name that resolves
+    /// to several addresses keeps each of them connected.
+    #[arg(long = "connect", value_name = "HOST:PORT")]
     connect: Vec<String>,
     /// Dial the peers of peers (full mesh) instead of isolated mode.
     #[arg(long)]
@@ -76,6 +79,20 @@ struct Args {
     /// The name peers' certificates must carry, instead of the host dialled.
     #[arg(long, value_name = "NAME", requires = "tls_cert")]
     tls_server_name: Option<String>,
+    /// The first wait before dialling a lost peer again, in milliseconds;
+    /// it doubles after each failure.
+    #[arg(long, default_value_t = 250)]
+    reconnect_initial_ms: u64,
+    /// The longest wait between dials of a lost peer, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    reconnect_max_ms: u64,
+    /// Do not dial lost peers again; `--connect` then tries once.
+    #[arg(long)]
+    no_reconnect: bool,
+    /// Start an example actor (`MyBasicMessageType`) named `GROUP@NAME` in
+    /// this pg group, so peers see a member there (repeatable).
+    #[arg(long = "join", value_name = "GROUP")]
+    join: Vec<String>,
 }
 
 /// The TLS settings the flags ask for, if any.
@@ -107,6 +124,26 @@ impl NodeEventSubscription for Printer {
     }
     fn session_disconnected(&self, s: &SessionInfo, reason: &DisconnectReason) {
         println!("[{}] disconnected from {}: {reason}", self.0, peer(s));
+    }
+    fn reconnecting(&self, t: &TargetInfo) {
+        if let TargetState::Waiting { retry_in } = t.state {
+            println!(
+                "[{}] will dial {} again in {} ms (failure {}: {})",
+                self.0,
+                t.addr,
+                retry_in.as_millis(),
+                t.failures,
+                t.last_error.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    fn reconnect_abandoned(&self, t: &TargetInfo) {
+        println!(
+            "[{}] gave up on {}: {}",
+            self.0,
+            t.addr,
+            t.last_error.as_deref().unwrap_or("?")
+        );
     }
 }
 
@@ -170,6 +207,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_heartbeat(HeartbeatConfig {
             interval: Duration::from_millis(args.heartbeat_interval_ms),
             timeout: Duration::from_millis(args.heartbeat_timeout_ms),
+        })
+        .with_reconnect(ReconnectConfig {
+            enabled: !args.no_reconnect,
+            initial_backoff: Duration::from_millis(args.reconnect_initial_ms),
+            max_backoff: Duration::from_millis(args.reconnect_max_ms),
+            ..ReconnectConfig::default()
         });
     if let Some(addr) = &args.advertise {
         config = config.with_advertise_addr(addr.clone());
@@ -177,15 +220,30 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(tls) = tls(&args)? {
         config = config.with_tls(tls);
     }
+    let mut members = Vec::new();
+    for group in &args.join {
+        let name = format!("{group}@{}", args.name);
+        let (actor, _) = Actor::spawn(Some(name.clone()), BasicActor::default(), ()).await?;
+        ractor::pg::join(group.clone(), vec![actor.get_cell()]);
+        members.push((actor, name, group));
+    }
     let (node, handle) = Actor::spawn(None, NodeServer::new(config), ()).await?;
     ractor_grpc::subscribe(&node, "printer", Printer(args.name.clone()))?;
     let info = ractor_grpc::node_info(&node).await?;
     println!("[{}] listening on {}", args.name, info.listen_addr);
+    for (_, name, group) in &members {
+        println!("[{}] started {name} in pg group {group}", args.name);
+    }
 
     for addr in &args.connect {
-        match ractor_grpc::connect(&node, addr.clone()).await {
-            Ok(s) => println!("[{}] connected to {} at {addr}", args.name, peer(&s)),
-            Err(e) => println!("[{}] could not connect to {addr}: {e}", args.name),
+        if args.no_reconnect {
+            match ractor_grpc::connect(&node, addr.clone()).await {
+                Ok(s) => println!("[{}] connected to {} at {addr}", args.name, peer(&s)),
+                Err(e) => println!("[{}] could not connect to {addr}: {e}", args.name),
+            }
+        } else {
+            ractor_grpc::keep_connected(&node, addr.clone()).await?;
+            println!("[{}] keeping {addr} connected", args.name);
         }
     }
 
@@ -193,6 +251,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("[{}] stopping", args.name);
     node.stop(None);
     handle.await?;
+    for (member, _, _) in members {
+        member.stop(None);
+    }
     println!("[{}] stopped", args.name);
     Ok(())
 }

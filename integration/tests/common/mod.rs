@@ -122,6 +122,43 @@ impl NodeProcess {
             .peers
     }
 
+    /// The node's ListGroups answer: (group, sorted member node names) pairs.
+    pub async fn list_groups(&self) -> Vec<(String, Vec<String>)> {
+        let mut client = ClusterNodeClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("grpc connect");
+        let groups = client
+            .list_groups(pb::ListGroupsRequest {})
+            .await
+            .expect("ListGroups")
+            .into_inner()
+            .groups;
+        groups
+            .into_iter()
+            .map(|g| {
+                let mut nodes: Vec<String> = g.members.into_iter().map(|m| m.node).collect();
+                nodes.sort();
+                (g.group, nodes)
+            })
+            .collect()
+    }
+
+    /// Polls ListGroups every 50 ms (at most `within`) until `check` holds.
+    pub async fn groups_until(
+        &self,
+        within: Duration,
+        check: impl Fn(&[(String, Vec<String>)]) -> bool,
+    ) -> Vec<(String, Vec<String>)> {
+        let deadline = Instant::now() + within;
+        loop {
+            let groups = self.list_groups().await;
+            if check(&groups) || Instant::now() >= deadline {
+                return groups;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Polls ListPeers every 50 ms (at most `within`) until `check` holds.
     pub async fn peers_until(
         &self,
