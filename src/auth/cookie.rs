@@ -1,5 +1,5 @@
-//! The shared secret and every MAC keyed by it (the handshake proofs), each
-//! purpose under its own label.
+//! The shared secret and every MAC keyed by it: the handshake proofs and
+//! the unary tokens, each under its own label.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -52,13 +52,15 @@ impl From<String> for Cookie {
 
 /// What a MAC keyed by the cookie is for. Each purpose's label opens the
 /// MAC'd message and no label is a prefix of another, so a MAC made for one
-/// purpose (say, a dialer's proof) never verifies as another.
+/// purpose (a dialer's proof, a unary token) never verifies as another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Domain {
     /// The dialer's handshake proof.
     DialerProof,
     /// The acceptor's handshake proof.
     AcceptorProof,
+    /// A bearer token for the unary RPCs (`token`).
+    UnaryToken,
 }
 
 impl Domain {
@@ -67,6 +69,7 @@ impl Domain {
         match self {
             Self::DialerProof => b"ractor_grpc/v1 dialer proof",
             Self::AcceptorProof => b"ractor_grpc/v1 acceptor proof",
+            Self::UnaryToken => b"ractor_grpc/v1 unary token",
         }
     }
 }
@@ -90,7 +93,7 @@ impl CookieMac {
 
     /// Adds `lp(field)`: its length as a u32 big-endian, then its bytes.
     pub(crate) fn field(&mut self, field: &[u8]) {
-        // Names and addresses are at most 255 bytes (checked on receipt).
+        // Names, scopes and addresses are at most 255 bytes (checked on receipt).
         let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
         self.0.update(&len.to_be_bytes());
         self.0.update(field);

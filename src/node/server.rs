@@ -27,7 +27,7 @@ use super::{
     waiters::{Answer, Waiters},
 };
 use crate::{
-    auth::Local,
+    auth::{Local, TokenVerifier},
     pb::{self, envelope::Body},
     reason::{DisconnectCause, DisconnectReason},
     registry::{Adverts, end_proxy},
@@ -35,10 +35,12 @@ use crate::{
 };
 
 /// Starts a node's gRPC face on a bound listener: `service` provides it.
+/// The verifier checks the bearer tokens of the unary RPCs.
 pub(crate) type Serve =
     fn(
         TcpListener,
         Http2,
+        TokenVerifier,
         ActorRef<NodeServerMessage>,
     ) -> Pin<Box<dyn Future<Output = Result<Serving, ActorProcessingErr>> + Send>>;
 

@@ -2,7 +2,11 @@ use super::*;
 
 #[test]
 fn no_label_is_a_prefix_of_another() {
-    let all = [Domain::DialerProof, Domain::AcceptorProof];
+    let all = [
+        Domain::DialerProof,
+        Domain::AcceptorProof,
+        Domain::UnaryToken,
+    ];
     for a in all {
         for b in all {
             if a != b {
