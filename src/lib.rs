@@ -96,7 +96,7 @@ pub mod __private {
     pub use crate::private::*;
 }
 
-pub use auth::Cookie;
+pub use auth::{Cookie, MAX_TOKEN_TTL, MintError, TokenScope, UnknownTokenScope, mint_token};
 pub use counters::{RoundTrip, SessionCounters};
 pub use node::{
     AdvertiseFilter, ConnectError, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT,

@@ -13,7 +13,14 @@ use common::{
 };
 use integration::pki::Pki;
 use ractor::ActorRef;
-use ractor_grpc::{ConnectError, ConnectionMode, NodeConfig, TlsConfig};
+use ractor_grpc::{
+    ConnectError, ConnectionMode, NodeConfig, TlsConfig,
+    pb::{self, cluster_node_client::ClusterNodeClient},
+};
+use tonic::{
+    Code,
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
+};
 
 /// The handshake deadline of these nodes; every failure must come before it.
 const HANDSHAKE: Duration = Duration::from_secs(3);
@@ -277,5 +284,55 @@ async fn a_node_with_unusable_tls_settings_does_not_start() {
     assert!(
         no_certificate.contains("certificate and key"),
         "{no_certificate}"
+    );
+}
+
+/// A `ClusterNode` client of `node` over TLS that trusts `pki`, presenting
+/// the client certificate `identity` if given.
+async fn tls_client(
+    node: &TestNode,
+    pki: &Pki,
+    identity: Option<&integration::pki::Issued>,
+) -> ClusterNodeClient<Channel> {
+    let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pki.ca_pem()));
+    if let Some(issued) = identity {
+        tls = tls.identity(Identity::from_pem(&issued.cert_pem, &issued.key_pem));
+    }
+    let channel = Endpoint::from_shared(format!("https://{}", node.addr))
+        .expect("a URI")
+        .tls_config(tls)
+        .expect("TLS settings")
+        .connect()
+        .await
+        .expect("a TLS connection");
+    ClusterNodeClient::new(channel)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_client_certificate_stands_in_for_a_token() {
+    let pki = pki();
+    // Client certificates optional: one that is presented is verified.
+    let a = node("node-a", "a", Some(loopback(&pki))).await;
+    let operator = pki.issue(&["operator"]).expect("a certificate");
+
+    let mut with_cert = tls_client(&a, &pki, Some(&operator)).await;
+    let peers = with_cert.list_peers(pb::ListPeersRequest {}).await;
+    assert!(peers.is_ok(), "{peers:?}");
+    let info = with_cert
+        .get_node_info(pb::GetNodeInfoRequest {})
+        .await
+        .expect("GetNodeInfo with a client certificate");
+    assert_eq!(info.into_inner().name, "node-a");
+
+    // TLS alone is not enough: without a certificate a token is needed.
+    let mut without = tls_client(&a, &pki, None).await;
+    let status = without
+        .list_peers(pb::ListPeersRequest {})
+        .await
+        .expect_err("no certificate, no token");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(
+        status.message().contains("client certificate"),
+        "{status:?}"
     );
 }

@@ -11,7 +11,12 @@ Usage::
     rgcheck.py 127.0.0.1:4000 list
     rgcheck.py 127.0.0.1:4000 describe ractor_grpc.v1.ClusterNode
     rgcheck.py 127.0.0.1:4000 health [SERVICE]
-    rgcheck.py 127.0.0.1:4000 call ractor_grpc.v1.ClusterNode/GetNodeInfo '{}'
+    rgcheck.py --token "$TOKEN" 127.0.0.1:4000 call ractor_grpc.v1.ClusterNode/GetNodeInfo '{}'
+
+A ractor_grpc node answers its unary RPCs only with a bearer token
+(``node token --cookie ... --name NODE`` mints one): pass it with ``--token``,
+in ``$RACTOR_GRPC_TOKEN``, or as ``-H 'authorization: Bearer ...'``.
+Reflection and health need none.
 
 Exit codes: 0 success, 1 an error (printed to stderr), 2 bad usage,
 3 ``health`` answered but the service is not SERVING.
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
@@ -54,6 +60,9 @@ __all__ = [
 
 #: Seconds allowed for each RPC unless the caller says otherwise.
 DEFAULT_TIMEOUT = 10.0
+
+#: The environment variable ``--token`` defaults to.
+TOKEN_ENV = "RACTOR_GRPC_TOKEN"
 
 _REFLECTION_METHODS = (
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
@@ -565,6 +574,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per RPC (default %(default)s)")
     p.add_argument("-H", dest="headers", action="append", type=_parse_header, default=[],
                    metavar="'NAME: VALUE'", help="request metadata; may be repeated")
+    p.add_argument("--token", default=os.environ.get(TOKEN_ENV) or None,
+                   help=f"bearer token sent as 'authorization: Bearer TOKEN' (default ${TOKEN_ENV})")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list services")
     d = sub.add_parser("describe", help="describe a service, method, message or enum")
@@ -581,6 +592,8 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     meta: Metadata = tuple(args.headers)
+    if args.token:
+        meta += (("authorization", f"Bearer {args.token}"),)
     try:
         with grpc.insecure_channel(args.addr) as channel:
             if args.command == "list":

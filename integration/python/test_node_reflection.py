@@ -3,11 +3,15 @@
 Starts the Rust ``node`` binary (``$RACTOR_GRPC_NODE_BIN``, else
 ``<repo>/target/debug/node``) and talks to it only through server reflection,
 the health service and the unary introspection RPCs, using ``rgcheck`` (the
-grpcurl stand-in next to this file). Every wait is bounded in time.
+grpcurl stand-in next to this file). The unary RPCs need a bearer token,
+minted by ``node token`` as a user would. Every wait is bounded in time.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import queue
@@ -64,6 +68,13 @@ class Node:
     stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
     channel: grpc.Channel | None = None
+    token: str = ""  # a bearer token for its unary RPCs, once minted
+
+    @property
+    def auth(self) -> tuple[tuple[str, str], ...]:
+        """gRPC metadata carrying the node's token."""
+        assert self.token, f"no token minted for {self.name}"
+        return (("authorization", f"Bearer {self.token}"),)
 
     def output(self) -> str:
         return "".join(self.stdout) + "".join(self.stderr)
@@ -91,9 +102,43 @@ def _drain(stream, sink: list[str], lines: "queue.Queue[str] | None") -> None:
 
 
 def start_node(name: str, *extra: str) -> Node:
-    """Starts a node on 127.0.0.1 with an OS-chosen port and waits for its address."""
+    """Starts a node on 127.0.0.1 with an OS-chosen port, waits for its
+    address and mints it a token with ``node token``."""
     cmd = [str(node_binary()), "--name", name, "--cookie", COOKIE, "--listen", "127.0.0.1:0", *extra]
-    return launch(name, cmd)
+    node = launch(name, cmd)
+    node.token = mint_token(name)
+    return node
+
+
+def run_node_token(*args: str) -> subprocess.CompletedProcess[str]:
+    """``node token ARGS`` as a user runs it."""
+    return subprocess.run(
+        [str(node_binary()), "token", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def mint_token(name: str, *extra: str) -> str:
+    """A token for node ``name`` from ``node token`` (its last stdout line)."""
+    done = run_node_token("--cookie", COOKIE, "--name", name, *extra)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()[-1]
+
+
+def hand_minted(name: str, scope: str, expiry: int, cookie: str = COOKIE) -> str:
+    """A token made by the recipe in cluster.proto, with nothing of the node's."""
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    lp = lambda b: len(b).to_bytes(4, "big") + b  # noqa: E731
+    msg = b"ractor_grpc/v1 unary token" + lp(name.encode()) + lp(scope.encode()) + expiry.to_bytes(8, "big")
+    mac = hmac.new(cookie.encode(), msg, hashlib.sha256).digest()
+    return f"rgt1.{b64(name.encode())}.{scope}.{expiry}.{b64(mac)}"
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
 
 
 def example_binary() -> Path:
@@ -207,8 +252,9 @@ def test_health_serving(node_a: Node, service: str) -> None:
 
 
 def test_get_node_info(node_a: Node) -> None:
-    msg = rgcheck.call_unary_message(channel_of(node_a), f"{SERVICE}/GetNodeInfo", {}, RPC_TIMEOUT)
-    info = rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/GetNodeInfo", {}, RPC_TIMEOUT)
+    msg = rgcheck.call_unary_message(
+        channel_of(node_a), f"{SERVICE}/GetNodeInfo", {}, RPC_TIMEOUT, node_a.auth)
+    info = rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/GetNodeInfo", {}, RPC_TIMEOUT, node_a.auth)
     assert info["name"] == "py-a"
     assert info["listenAddr"] == node_a.addr
     assert info.get("mode") in ("CONNECTION_MODE_TRANSITIVE", "CONNECTION_MODE_ISOLATED"), info
@@ -219,18 +265,74 @@ def test_get_node_info(node_a: Node) -> None:
     assert COOKIE not in node_a.output()
 
 
+# --------------------------------------------------------------------------
+# Tokens
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["GetNodeInfo", "ListPeers", "ListActors", "ListGroups"])
+def test_a_unary_call_without_a_token_is_refused(node_a: Node, method: str) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/{method}", {}, RPC_TIMEOUT)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert refused.value.details().startswith(
+        "missing authorization metadata: send 'authorization: Bearer <token>'"), refused.value.details()
+
+
+def test_a_token_from_node_token_works(node_a: Node) -> None:
+    done = run_node_token("--cookie", COOKIE, "--name", "py-a", "--scope", "inspect", "--ttl-secs", "60")
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.splitlines()[-1]
+    assert token.startswith("rgt1."), done.stdout
+    info = rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/GetNodeInfo", {}, RPC_TIMEOUT, bearer(token))
+    assert info["name"] == "py-a"
+    # The cookie also comes from the environment, as for a running node.
+    env = {**os.environ, "RACTOR_GRPC_COOKIE": COOKIE}
+    from_env = subprocess.run([str(node_binary()), "token", "--name", "py-a"],
+                              capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    assert from_env.returncode == 0, from_env.stderr
+    rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/ListPeers", {}, RPC_TIMEOUT,
+                       bearer(from_env.stdout.splitlines()[-1]))
+
+
+def test_the_proto_recipe_mints_a_working_token(node_a: Node) -> None:
+    token = hand_minted("py-a", "inspect", int(time.time()) + 60)
+    info = rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/GetNodeInfo", {}, RPC_TIMEOUT, bearer(token))
+    assert info["name"] == "py-a"
+
+
+BAD_TOKENS = {
+    "expired": (lambda now: hand_minted("py-a", "inspect", now - 5), "token expired at "),
+    "forged": (lambda now: hand_minted("py-a", "inspect", now + 60, cookie="wrong"),
+               "token signature does not verify (wrong cookie?)"),
+    "other-node": (lambda now: hand_minted("py-b", "inspect", now + 60),
+                   'token was minted for node "py-b", this is node "py-a"'),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_TOKENS))
+def test_a_bad_token_is_refused_with_its_reason(node_a: Node, kind: str) -> None:
+    make, says = BAD_TOKENS[kind]
+    token = make(int(time.time()))
+    with pytest.raises(grpc.RpcError) as refused:
+        rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/GetNodeInfo", {}, RPC_TIMEOUT, bearer(token))
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert says in refused.value.details(), refused.value.details()
+
+
 def test_list_actors_and_groups_show_a_nodes_actors() -> None:
     """A node hosting the issue's example actor in pg group example/basic."""
-    node = launch("py-ex", [str(example_binary()), "serve", "--name", "py-ex"])
+    node = launch("py-ex", [str(example_binary()), "serve", "--name", "py-ex", "--cookie", COOKIE])
     try:
         ch = channel_of(node)
+        auth = bearer(mint_token("py-ex"))
         for name in ("ListActors", "ListGroups"):
             assert rgcheck.describe_method(ch, SERVICE, name, RPC_TIMEOUT).is_unary
-        actors = rgcheck.call_unary(ch, f"{SERVICE}/ListActors", {}, RPC_TIMEOUT)
+        actors = rgcheck.call_unary(ch, f"{SERVICE}/ListActors", {}, RPC_TIMEOUT, auth)
         example = [a for a in actors.get("actors", []) if a.get("name") == "example"]
         assert len(example) == 1, actors
         assert {"scope": "example", "group": "basic"} in example[0].get("groups", []), actors
-        groups = rgcheck.call_unary(ch, f"{SERVICE}/ListGroups", {}, RPC_TIMEOUT)
+        groups = rgcheck.call_unary(ch, f"{SERVICE}/ListGroups", {}, RPC_TIMEOUT, auth)
         basic = [g for g in groups.get("groups", []) if g["scope"] == "example" and g["group"] == "basic"]
         assert len(basic) == 1, groups
         # proto3 JSON leaves out zero values, so pid 0 has no key.
@@ -241,7 +343,7 @@ def test_list_actors_and_groups_show_a_nodes_actors() -> None:
 
 
 def test_list_peers(node_a: Node) -> None:
-    peers = rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/ListPeers", {}, RPC_TIMEOUT)
+    peers = rgcheck.call_unary(channel_of(node_a), f"{SERVICE}/ListPeers", {}, RPC_TIMEOUT, node_a.auth)
     assert isinstance(peers.get("peers", []), list)
     assert COOKIE not in json.dumps(peers)
 
@@ -251,13 +353,15 @@ def test_list_peers(node_a: Node) -> None:
 # --------------------------------------------------------------------------
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "RACTOR_GRPC_TOKEN"}
     return subprocess.run(
         [sys.executable, str(RGCHECK), *args],
         capture_output=True,
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
+        env={**environ, **(env or {})},
     )
 
 
@@ -274,12 +378,23 @@ def test_cli(node_a: Node) -> None:
     assert healthy.returncode == 0, healthy.stderr
     assert healthy.stdout.strip() == "SERVING"
 
-    called = run_cli(node_a.addr, "call", f"{SERVICE}/GetNodeInfo", "{}")
+    refused = run_cli(node_a.addr, "call", f"{SERVICE}/GetNodeInfo", "{}")
+    assert refused.returncode == 1
+    assert "Code: UNAUTHENTICATED" in refused.stderr, refused.stderr
+    assert "missing authorization metadata" in refused.stderr, refused.stderr
+
+    called = run_cli(node_a.addr, "--token", node_a.token, "call", f"{SERVICE}/GetNodeInfo", "{}")
     assert called.returncode == 0, called.stderr
     info = json.loads(called.stdout)
     assert info["name"] == "py-a"
     assert info["listenAddr"] == node_a.addr
     assert COOKIE not in called.stdout
+
+    # The same token through the environment, and as a raw -H header.
+    from_env = run_cli(node_a.addr, "call", f"{SERVICE}/ListPeers", "{}", env={"RACTOR_GRPC_TOKEN": node_a.token})
+    assert from_env.returncode == 0, from_env.stderr
+    as_header = run_cli(node_a.addr, "-H", f"authorization: Bearer {node_a.token}", "call", f"{SERVICE}/ListPeers")
+    assert as_header.returncode == 0, as_header.stderr
 
     unknown = run_cli(node_a.addr, "call", f"{SERVICE}/NoSuchMethod", "{}")
     assert unknown.returncode == 1
@@ -292,7 +407,7 @@ def test_cli(node_a: Node) -> None:
 
 
 def ready_peer_names(node: Node) -> set[str]:
-    resp = rgcheck.call_unary(channel_of(node), f"{SERVICE}/ListPeers", {}, RPC_TIMEOUT)
+    resp = rgcheck.call_unary(channel_of(node), f"{SERVICE}/ListPeers", {}, RPC_TIMEOUT, node.auth)
     return {p.get("name", "") for p in resp.get("peers", []) if p.get("state") == "SESSION_STATE_READY"}
 
 

@@ -1,4 +1,5 @@
-//! The shared secret and the HMAC proofs over it.
+//! The shared secret and every MAC keyed by it: the handshake proofs and
+//! the unary tokens, each under its own label.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -49,6 +50,73 @@ impl From<String> for Cookie {
     }
 }
 
+/// What a MAC keyed by the cookie is for. Each purpose's label opens the
+/// MAC'd message and no label is a prefix of another, so a MAC made for one
+/// purpose (a dialer's proof, a unary token) never verifies as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Domain {
+    /// The dialer's handshake proof.
+    DialerProof,
+    /// The acceptor's handshake proof.
+    AcceptorProof,
+    /// A bearer token for the unary RPCs (`token`).
+    UnaryToken,
+}
+
+impl Domain {
+    /// The ASCII label `cluster.proto` documents for this purpose.
+    pub(crate) const fn label(self) -> &'static [u8] {
+        match self {
+            Self::DialerProof => b"ractor_grpc/v1 dialer proof",
+            Self::AcceptorProof => b"ractor_grpc/v1 acceptor proof",
+            Self::UnaryToken => b"ractor_grpc/v1 unary token",
+        }
+    }
+}
+
+/// Length of every MAC keyed by the cookie (HMAC-SHA256), in bytes.
+pub(crate) const MAC_LEN: usize = 32;
+
+/// HMAC-SHA256 keyed by the cookie over one [`Domain`]'s message: the label,
+/// then what the caller adds. The one place the cookie is used as a key.
+pub(crate) struct CookieMac(Hmac<Sha256>);
+
+impl CookieMac {
+    /// Starts the MAC of a `domain` message.
+    pub(crate) fn new(cookie: &Cookie, domain: Domain) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(cookie.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(domain.label());
+        Self(mac)
+    }
+
+    /// Adds `lp(field)`: its length as a u32 big-endian, then its bytes.
+    pub(crate) fn field(&mut self, field: &[u8]) {
+        // Names, scopes and addresses are at most 255 bytes (checked on receipt).
+        let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
+        self.0.update(&len.to_be_bytes());
+        self.0.update(field);
+    }
+
+    /// Adds `raw` as it is (fixed-length items: nonces, integers).
+    pub(crate) fn raw(&mut self, raw: &[u8]) {
+        self.0.update(raw);
+    }
+
+    /// The MAC.
+    pub(crate) fn finish(self) -> [u8; MAC_LEN] {
+        self.0.finalize().into_bytes().into()
+    }
+
+    /// Whether `tag` is the MAC, compared in constant time.
+    pub(crate) fn verify(self, tag: &[u8]) -> bool {
+        // `ct_eq` on slices of different lengths is false without a timing
+        // leak of the contents.
+        bool::from(self.finish().as_slice().ct_eq(tag))
+    }
+}
+
 /// Which side of a session a proof speaks for. Covered by the proof, so one
 /// side's proof can never be reflected back as the other's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +128,10 @@ pub(crate) enum Role {
 }
 
 impl Role {
-    fn label(self) -> &'static [u8] {
+    fn domain(self) -> Domain {
         match self {
-            Self::Dialer => b"ractor_grpc/v1 dialer proof",
-            Self::Acceptor => b"ractor_grpc/v1 acceptor proof",
+            Self::Dialer => Domain::DialerProof,
+            Self::Acceptor => Domain::AcceptorProof,
         }
     }
 }
@@ -89,39 +157,31 @@ pub(crate) struct Transcript<'a> {
     pub(crate) acceptor_listen_addr: &'a str,
 }
 
-fn mac(cookie: &Cookie, role: Role, t: &Transcript<'_>) -> Hmac<Sha256> {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(cookie.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    let with_len = |mac: &mut Hmac<Sha256>, field: &str| {
-        // Names and addresses are at most 255 bytes (checked on receipt).
-        mac.update(&u32::try_from(field.len()).unwrap_or(u32::MAX).to_be_bytes());
-        mac.update(field.as_bytes());
-    };
-    mac.update(role.label());
-    with_len(&mut mac, t.dialer_name);
-    with_len(&mut mac, t.acceptor_name);
-    mac.update(t.dialer_nonce);
-    mac.update(t.acceptor_nonce);
-    mac.update(&t.dialer_versions.0.to_be_bytes());
-    mac.update(&t.dialer_versions.1.to_be_bytes());
-    mac.update(&t.version.to_be_bytes());
-    mac.update(&t.dialer_incarnation.to_be_bytes());
-    mac.update(&t.acceptor_incarnation.to_be_bytes());
-    with_len(&mut mac, t.dialer_listen_addr);
-    with_len(&mut mac, t.acceptor_listen_addr);
+fn mac(cookie: &Cookie, role: Role, t: &Transcript<'_>) -> CookieMac {
+    let mut mac = CookieMac::new(cookie, role.domain());
+    mac.field(t.dialer_name.as_bytes());
+    mac.field(t.acceptor_name.as_bytes());
+    mac.raw(t.dialer_nonce);
+    mac.raw(t.acceptor_nonce);
+    mac.raw(&t.dialer_versions.0.to_be_bytes());
+    mac.raw(&t.dialer_versions.1.to_be_bytes());
+    mac.raw(&t.version.to_be_bytes());
+    mac.raw(&t.dialer_incarnation.to_be_bytes());
+    mac.raw(&t.acceptor_incarnation.to_be_bytes());
+    mac.field(t.dialer_listen_addr.as_bytes());
+    mac.field(t.acceptor_listen_addr.as_bytes());
     mac
 }
 
 /// Computes `role`'s proof over the transcript.
 pub(crate) fn prove(cookie: &Cookie, role: Role, t: &Transcript<'_>) -> Vec<u8> {
-    mac(cookie, role, t).finalize().into_bytes().to_vec()
+    mac(cookie, role, t).finish().to_vec()
 }
 
 /// Checks `role`'s proof over the transcript in constant time.
 pub(crate) fn verify(cookie: &Cookie, role: Role, t: &Transcript<'_>, proof: &[u8]) -> bool {
-    let expected = mac(cookie, role, t).finalize().into_bytes();
-    // `ct_eq` on slices of different lengths is false without a timing leak
-    // of the contents.
-    bool::from(expected.as_slice().ct_eq(proof))
+    mac(cookie, role, t).verify(proof)
 }
+
+#[cfg(test)]
+mod tests;

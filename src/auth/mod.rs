@@ -1,5 +1,6 @@
-//! Who may join: the cookie, the challenge-response proofs, and the session
-//! handshake that uses them.
+//! Who may join, and who may ask: the cookie, the challenge-response proofs,
+//! the session handshake that uses them, and the bearer tokens of the unary
+//! RPCs (derived from the cookie too).
 //!
 //! The handshake logic does no I/O: `handshake` is a state machine with
 //! consuming transitions, and the session machine drives it with the peer's
@@ -10,6 +11,7 @@
 
 mod cookie;
 mod handshake;
+mod token;
 
 pub use cookie::Cookie;
 pub(crate) use cookie::{NONCE_LEN, Nonce};
@@ -18,3 +20,5 @@ pub(crate) use handshake::{
     MAX_NAME_LEN, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PING_VERSION, Peer, ProofVerified,
     kind,
 };
+pub use token::{MAX_TOKEN_TTL, MintError, TokenScope, UnknownTokenScope, mint_token};
+pub(crate) use token::{TokenError, TokenVerifier, unix_now};

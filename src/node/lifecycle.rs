@@ -25,7 +25,7 @@ use super::{
     waiters::Waiters,
 };
 use crate::{
-    auth::{Local, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION},
+    auth::{Local, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, TokenVerifier},
     reason::{DisconnectCause, DisconnectReason},
     registry::Adverts,
     transport::{self, DialError, SessionStream, TlsConfig},
@@ -68,7 +68,8 @@ impl NodeServerState {
             min_version: MIN_PROTOCOL_VERSION,
             max_version: MAX_PROTOCOL_VERSION,
         });
-        let serving = serve(listener, config.transport(), myself.clone()).await?;
+        let tokens = TokenVerifier::new(local.name.clone(), local.cookie.clone());
+        let serving = serve(listener, config.transport(), tokens, myself.clone()).await?;
         // Watch local actors come and go, and pg changes in every scope.
         ractor::registry::pid_registry::monitor(myself.get_cell());
         ractor::pg::monitor_scope(

@@ -28,7 +28,7 @@ use super::{
     waiters::{Answer, Waiters},
 };
 use crate::{
-    auth::Local,
+    auth::{Local, TokenVerifier},
     pb::{self, envelope::Body},
     reason::{DisconnectCause, DisconnectReason},
     registry::{Adverts, end_proxy},
@@ -36,10 +36,12 @@ use crate::{
 };
 
 /// Starts a node's gRPC face on a bound listener: `service` provides it.
+/// The verifier checks the bearer tokens of the unary RPCs.
 pub(crate) type Serve =
     fn(
         TcpListener,
         Settings,
+        TokenVerifier,
         ActorRef<NodeServerMessage>,
     ) -> Pin<Box<dyn Future<Output = Result<Serving, ActorProcessingErr>> + Send>>;
 

@@ -1,5 +1,6 @@
 //! The gRPC face of a node: `ClusterNode`, reflection and health on one
-//! port.
+//! port. Every unary `ClusterNode` RPC needs a client certificate or a
+//! bearer token (`unary_auth`); `Session`, reflection and health are open.
 //!
 //! Owns the tonic services and their assembly; turns gRPC requests into
 //! messages for the node server. The node never imports this module: it
@@ -7,32 +8,37 @@
 //! [`serve`].
 
 mod cluster_node;
+mod unary_auth;
 
 use ractor::{ActorProcessingErr, ActorRef};
 use tokio::net::TcpListener;
 
 use crate::{
+    auth::TokenVerifier,
     node::{NodeConfig, NodeServer, NodeServerMessage},
     pb::{self, cluster_node_server::ClusterNodeServer},
     transport::{Serving, Settings},
 };
 
 use cluster_node::ClusterNodeService;
+use unary_auth::Authenticated;
 
 impl NodeServer {
     /// A node server with these settings.
     pub fn new(config: NodeConfig) -> Self {
-        Self::with_face(config, |listener, settings, node| {
-            Box::pin(serve(listener, settings, node))
+        Self::with_face(config, |listener, settings, tokens, node| {
+            Box::pin(serve(listener, settings, tokens, node))
         })
     }
 }
 
-/// Serves `ClusterNode`, reflection (v1 and v1alpha) and health on
-/// `listener`. Health reports SERVING from the start.
+/// Serves `ClusterNode` (its unary RPCs behind `tokens`), reflection (v1
+/// and v1alpha) and health on `listener`. Health reports SERVING from the
+/// start.
 async fn serve(
     listener: TcpListener,
     settings: Settings,
+    tokens: TokenVerifier,
     node: ActorRef<NodeServerMessage>,
 ) -> Result<Serving, ActorProcessingErr> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -47,6 +53,7 @@ async fn serve(
     let cluster_node = ClusterNodeServer::new(ClusterNodeService::new(node))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let cluster_node = Authenticated::new(cluster_node, tokens);
     let router = settings
         .server()?
         .add_service(health_service)

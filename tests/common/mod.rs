@@ -5,6 +5,7 @@
 pub mod actors;
 pub mod peer;
 pub mod raw;
+pub mod unary;
 
 use std::{
     sync::{Arc, Mutex},

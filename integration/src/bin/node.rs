@@ -1,31 +1,52 @@
-//! Runs one long-lived ractor_grpc node: the process to point grpcurl at.
+//! Runs one long-lived ractor_grpc node: the process to point grpcurl at;
+//! and mints the bearer tokens its unary RPCs need.
 //!
 //! ```text
 //! node --name node-a --cookie secret --listen 127.0.0.1:4000
 //! node --name node-b --cookie secret --connect 127.0.0.1:4000
+//! node token --cookie secret --name node-a [--scope inspect|all] [--ttl-secs 3600]
 //! ```
 //!
-//! Prints `[NAME] listening on ADDR` first on stdout, then one line per
-//! session event; logs go to stderr (`RUST_LOG`, default `info`).
+//! Running, it prints `[NAME] listening on ADDR` first on stdout, then one
+//! line per session event; logs go to stderr (`RUST_LOG`, default `info`).
+//! `node token` prints the token alone on stdout (what it is for goes to
+//! stderr), ready for `grpcurl -H "authorization: Bearer $TOKEN"`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 use integration::BasicActor;
 use ractor::Actor;
 use ractor_grpc::{
-    ConnectionMode, DisconnectReason, HeartbeatConfig, NodeConfig, NodeEventSubscription,
-    NodeServer, ReconnectConfig, SessionInfo, TargetInfo, TargetState, TlsConfig,
+    ConnectionMode, Cookie, DisconnectReason, HeartbeatConfig, NodeConfig, NodeEventSubscription,
+    NodeServer, ReconnectConfig, SessionInfo, TargetInfo, TargetState, TlsConfig, TokenScope,
 };
 use tracing_subscriber::EnvFilter;
 
-/// One ractor_grpc node.
+/// One ractor_grpc node. Without a subcommand, runs it.
 #[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
-    /// The node name (unique in the cluster).
-    #[arg(long)]
-    name: String,
+#[command(
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Mint a bearer token for a node's unary RPCs (GetNodeInfo, ListPeers,
+    /// ...); prints it alone on stdout.
+    Token(TokenArgs),
+}
+
+/// Where the cluster cookie comes from.
+#[derive(Debug, Args)]
+struct CookieArgs {
     /// The cluster cookie. Prefer the environment variable or a file: a
     /// command line is visible to other users of the machine.
     #[arg(
@@ -38,6 +59,18 @@ struct Args {
     /// Read the cookie from this file (surrounding whitespace is trimmed).
     #[arg(long)]
     cookie_file: Option<PathBuf>,
+}
+
+/// Running a node.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The node name (unique in the cluster).
+    // An Option only so `node token` can leave it out; clap requires it
+    // when there is no subcommand.
+    #[arg(long, required = true)]
+    name: Option<String>,
+    #[command(flatten)]
+    cookie: CookieArgs,
     /// Where to accept sessions.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
@@ -96,7 +129,7 @@ struct Args {
 }
 
 /// The TLS settings the flags ask for, if any.
-fn tls(args: &Args) -> Result<Option<TlsConfig>, std::io::Error> {
+fn tls(args: &RunArgs) -> Result<Option<TlsConfig>, std::io::Error> {
     let (Some(cert), Some(key), Some(ca)) = (&args.tls_cert, &args.tls_key, &args.tls_ca) else {
         return Ok(None);
     };
@@ -106,6 +139,23 @@ fn tls(args: &Args) -> Result<Option<TlsConfig>, std::io::Error> {
         tls = tls.with_server_name(name.clone());
     }
     Ok(Some(tls))
+}
+
+/// Minting a token.
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// The node the token is for (it works on that node only).
+    #[arg(long)]
+    name: String,
+    #[command(flatten)]
+    cookie: CookieArgs,
+    /// What the token allows: `inspect` (GetNodeInfo, ListPeers, ListActors,
+    /// ListGroups) or `all` (every unary RPC).
+    #[arg(long, default_value_t = TokenScope::Inspect)]
+    scope: TokenScope,
+    /// How long the token works, in seconds (1 to 86400).
+    #[arg(long, default_value_t = 3600)]
+    ttl_secs: u64,
 }
 
 /// Prints session events in plain words.
@@ -147,7 +197,7 @@ impl NodeEventSubscription for Printer {
     }
 }
 
-fn cookie(args: &Args) -> Result<String, String> {
+fn cookie(args: &CookieArgs) -> Result<String, String> {
     match (&args.cookie, &args.cookie_file) {
         (Some(c), _) => Ok(c.clone()),
         (None, Some(path)) => std::fs::read_to_string(path)
@@ -183,8 +233,12 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let args = Args::parse();
-    match run(args).await {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Token(args)) => token(&args),
+        None => run(cli.run).await,
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -193,14 +247,28 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let cookie = cookie(&args)?;
+/// Prints a token for `args.name`: alone on stdout, what it allows on stderr.
+fn token(args: &TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let cookie = Cookie::from(cookie(&args.cookie)?);
+    let ttl = Duration::from_secs(args.ttl_secs);
+    let token = ractor_grpc::mint_token(&cookie, &args.name, args.scope, ttl)?;
+    eprintln!(
+        "[token] for node {}, scope {}, valid {} s",
+        args.name, args.scope, args.ttl_secs
+    );
+    println!("{token}");
+    Ok(())
+}
+
+async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let name = args.name.clone().ok_or("no node name: pass --name")?;
+    let cookie = cookie(&args.cookie)?;
     let mode = if args.transitive {
         ConnectionMode::Transitive
     } else {
         ConnectionMode::Isolated
     };
-    let mut config = NodeConfig::new(args.name.clone(), cookie)
+    let mut config = NodeConfig::new(name.clone(), cookie)
         .with_listen_addr(args.listen)
         .with_mode(mode)
         .with_handshake_timeout(Duration::from_millis(args.handshake_timeout_ms))
@@ -222,38 +290,38 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut members = Vec::new();
     for group in &args.join {
-        let name = format!("{group}@{}", args.name);
-        let (actor, _) = Actor::spawn(Some(name.clone()), BasicActor::default(), ()).await?;
+        let member = format!("{group}@{name}");
+        let (actor, _) = Actor::spawn(Some(member.clone()), BasicActor::default(), ()).await?;
         ractor::pg::join(group.clone(), vec![actor.get_cell()]);
-        members.push((actor, name, group));
+        members.push((actor, member, group));
     }
     let (node, handle) = Actor::spawn(None, NodeServer::new(config), ()).await?;
-    ractor_grpc::subscribe(&node, "printer", Printer(args.name.clone()))?;
+    ractor_grpc::subscribe(&node, "printer", Printer(name.clone()))?;
     let info = ractor_grpc::node_info(&node).await?;
-    println!("[{}] listening on {}", args.name, info.listen_addr);
-    for (_, name, group) in &members {
-        println!("[{}] started {name} in pg group {group}", args.name);
+    println!("[{name}] listening on {}", info.listen_addr);
+    for (_, member, group) in &members {
+        println!("[{name}] started {member} in pg group {group}");
     }
 
     for addr in &args.connect {
         if args.no_reconnect {
             match ractor_grpc::connect(&node, addr.clone()).await {
-                Ok(s) => println!("[{}] connected to {} at {addr}", args.name, peer(&s)),
-                Err(e) => println!("[{}] could not connect to {addr}: {e}", args.name),
+                Ok(s) => println!("[{name}] connected to {} at {addr}", peer(&s)),
+                Err(e) => println!("[{name}] could not connect to {addr}: {e}"),
             }
         } else {
             ractor_grpc::keep_connected(&node, addr.clone()).await?;
-            println!("[{}] keeping {addr} connected", args.name);
+            println!("[{name}] keeping {addr} connected");
         }
     }
 
     wait_for_stop_signal().await;
-    println!("[{}] stopping", args.name);
+    println!("[{name}] stopping");
     node.stop(None);
     handle.await?;
     for (member, _, _) in members {
         member.stop(None);
     }
-    println!("[{}] stopped", args.name);
+    println!("[{name}] stopped");
     Ok(())
 }

@@ -10,12 +10,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ractor_grpc::pb::{self, cluster_node_client::ClusterNodeClient};
+use ractor_grpc::{
+    Cookie, TokenScope,
+    pb::{self, cluster_node_client::ClusterNodeClient},
+};
+use tonic::{Request, metadata::MetadataValue};
 
 /// A `node` process; killed when dropped.
 pub struct NodeProcess {
     pub name: String,
     pub addr: String,
+    /// The cookie it runs with, if this side knows it (to mint tokens).
+    cookie: Option<String>,
     child: Child,
     lines: mpsc::Receiver<String>,
 }
@@ -28,7 +34,9 @@ impl NodeProcess {
         command
             .args(["--name", name, "--cookie", cookie])
             .args(extra);
-        Self::launch(name, command)
+        let mut node = Self::launch(name, command);
+        node.cookie = Some(cookie.to_owned());
+        node
     }
 
     /// Runs `command`, a process that prints `... listening on ADDR`, and
@@ -52,6 +60,7 @@ impl NodeProcess {
         let mut node = Self {
             name: name.to_owned(),
             addr: String::new(),
+            cookie: None,
             child,
             lines,
         };
@@ -109,13 +118,29 @@ impl NodeProcess {
         let _ = self.child.wait();
     }
 
+    /// `message` with a bearer token for this node's introspection RPCs.
+    pub fn with_token<T>(&self, message: T) -> Request<T> {
+        let cookie = self.cookie.as_deref().expect("started with a known cookie");
+        let token = ractor_grpc::mint_token(
+            &Cookie::from(cookie),
+            &self.name,
+            TokenScope::Inspect,
+            Duration::from_secs(60),
+        )
+        .expect("token");
+        let mut request = Request::new(message);
+        let bearer = MetadataValue::try_from(format!("Bearer {token}")).expect("ASCII");
+        request.metadata_mut().insert("authorization", bearer);
+        request
+    }
+
     /// The node's ListPeers answer.
     pub async fn list_peers(&self) -> Vec<pb::PeerInfo> {
         let mut client = ClusterNodeClient::connect(format!("http://{}", self.addr))
             .await
             .expect("grpc connect");
         client
-            .list_peers(pb::ListPeersRequest {})
+            .list_peers(self.with_token(pb::ListPeersRequest {}))
             .await
             .expect("ListPeers")
             .into_inner()
@@ -128,7 +153,7 @@ impl NodeProcess {
             .await
             .expect("grpc connect");
         let groups = client
-            .list_groups(pb::ListGroupsRequest {})
+            .list_groups(self.with_token(pb::ListGroupsRequest {}))
             .await
             .expect("ListGroups")
             .into_inner()
