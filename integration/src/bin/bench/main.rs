@@ -32,6 +32,11 @@
 //! - `fan_in`: three driver processes cast 100,000 each to one sink; the
 //!   aggregate msgs/s spans the first start to the last sender's `Echo`
 //!   behind its casts; the sink then confirms every cast arrived in order.
+//! - `cast_throughput_tls`, `call_latency_tls` (`tls` means both): the
+//!   `cast_throughput` and `call_latency` loops between nodes that serve and
+//!   dial mutual TLS (client certificates required). The orchestrator makes
+//!   a CA and the certificates at run time, hands the children the path of
+//!   a private temporary directory holding them, and removes it at the end.
 //! - `ceiling`: `cast_throughput` to a sink in the same process (local
 //!   ractor, no transport).
 //! - `floor`: 20,000 sequential round trips of one `Frame` over a bare tonic
@@ -39,7 +44,7 @@
 //!
 //! `--smoke` runs everything once with tiny sizes (2,000 casts, 200 calls).
 
-use std::{process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 
@@ -54,6 +59,7 @@ mod procstat;
 mod report;
 mod roles;
 mod sink;
+mod tls;
 mod workload;
 
 use node::System;
@@ -76,7 +82,8 @@ struct Cli {
     smoke: bool,
     /// Comma-separated workloads (default: all): cast_throughput,
     /// call_latency, call_concurrent, connect_time, payload_1k, payload_64k,
-    /// payload_1m (or payload for all three), fan_in, ceiling, floor.
+    /// payload_1m (or payload for all three), fan_in, cast_throughput_tls,
+    /// call_latency_tls (or tls for both), ceiling, floor.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Which systems to run.
@@ -104,6 +111,9 @@ enum Role {
         system: System,
         #[arg(long, default_value = "bench-a")]
         name: String,
+        /// The orchestrator's certificate directory: serve mutual TLS.
+        #[arg(long)]
+        tls: Option<PathBuf>,
     },
     /// A driver node.
     #[command(hide = true)]
@@ -157,7 +167,7 @@ fn main() -> ExitCode {
 
 async fn child_role(role: Role) -> Result<()> {
     match role {
-        Role::Sink { system, name } => roles::sink(system, &name).await,
+        Role::Sink { system, name, tls } => roles::sink(system, &name, tls.as_deref()).await,
         Role::Driver(args) => roles::driver(args).await,
         Role::Local { smoke } => roles::local(smoke).await,
         Role::FloorServer => floor::server().await,
@@ -173,7 +183,7 @@ async fn orchestrator(cli: Cli) -> ExitCode {
             None => {
                 let known: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
                 eprintln!(
-                    "[bench] unknown workload {name:?}; known: payload, {}",
+                    "[bench] unknown workload {name:?}; known: payload, tls, {}",
                     known.join(", ")
                 );
                 return ExitCode::FAILURE;

@@ -11,7 +11,7 @@ use std::{
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::{sync::Notify, task::JoinHandle};
 
-use crate::{Result, sink::GROUP};
+use crate::{Result, sink::GROUP, tls::NodeTls};
 
 /// The cookie every bench node shares.
 const COOKIE: &str = "bench-cookie";
@@ -59,17 +59,23 @@ pub(crate) enum Node {
         handle: JoinHandle<()>,
         /// The port it listens on.
         port: u16,
+        /// How it dials over TLS; `None` dials plaintext.
+        tls: Option<Arc<rustls::ClientConfig>>,
     },
 }
 
 impl Node {
-    /// Starts a node called `name` on 127.0.0.1 with a free port.
-    pub(crate) async fn start(system: System, name: &str) -> Result<Self> {
+    /// Starts a node called `name` on 127.0.0.1 with a free port; with
+    /// `tls`, every session it serves or dials is mutual TLS.
+    pub(crate) async fn start(system: System, name: &str, tls: Option<&NodeTls>) -> Result<Self> {
         let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
         match system {
             System::Grpc => {
-                let config = ractor_grpc::NodeConfig::new(name, COOKIE)
+                let mut config = ractor_grpc::NodeConfig::new(name, COOKIE)
                     .with_listen_addr(SocketAddr::new(loopback, 0));
+                if let Some(tls) = tls {
+                    config = config.with_tls(tls.grpc());
+                }
                 let (node, handle) =
                     Actor::spawn(None, ractor_grpc::NodeServer::new(config), ()).await?;
                 Ok(Self::Grpc { node, handle })
@@ -85,12 +91,19 @@ impl Node {
                     COOKIE.to_owned(),
                     name.to_owned(),
                     "localhost".to_owned(),
-                    None,
+                    tls.map(NodeTls::cluster_acceptor)
+                        .transpose()?
+                        .map(ractor_cluster::IncomingEncryptionMode::Tls),
                     Some(ractor_cluster::node::NodeConnectionMode::Isolated),
                 )
                 .with_listen_addr(loopback);
                 let (node, handle) = Actor::spawn(None, server, ()).await?;
-                Ok(Self::Cluster { node, handle, port })
+                Ok(Self::Cluster {
+                    node,
+                    handle,
+                    port,
+                    tls: tls.map(NodeTls::cluster_client).transpose()?,
+                })
             }
         }
     }
@@ -104,14 +117,28 @@ impl Node {
     }
 
     /// Dials `addr`: ractor_grpc returns once the session is synced,
-    /// ractor_cluster once the TCP stream is open (its handshake goes on).
+    /// ractor_cluster once the TCP stream is open (and TLS established; its
+    /// handshake goes on). ractor_grpc dials TLS when it serves TLS.
     pub(crate) async fn connect(&self, addr: &str) -> Result<()> {
         match self {
             Self::Grpc { node, .. } => {
                 ractor_grpc::connect(node, addr).await?;
             }
-            Self::Cluster { node, .. } => {
+            Self::Cluster {
+                node, tls: None, ..
+            } => {
                 ractor_cluster::client_connect(node, addr).await?;
+            }
+            Self::Cluster {
+                node,
+                tls: Some(tls),
+                ..
+            } => {
+                // The certificates name the IP address dialled.
+                let addr: SocketAddr = addr.parse()?;
+                let connector = tokio_rustls::TlsConnector::from(tls.clone());
+                let name = rustls::pki_types::ServerName::from(addr.ip());
+                ractor_cluster::client_connect_enc(node, addr, connector, name).await?;
             }
         }
         Ok(())

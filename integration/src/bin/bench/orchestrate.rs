@@ -8,6 +8,7 @@ use crate::{
     proc::ChildProc,
     procstat::{self, ProcStat},
     report::Results,
+    tls::CertDir,
     workload::{Sizes, Workload},
 };
 
@@ -35,6 +36,17 @@ pub(crate) async fn run(plan: &Plan) -> (Results, Vec<String>) {
     let ticks = procstat::clock_ticks();
     let mut results = Results::default();
     let mut failures = Vec::new();
+    // One CA and set of certificates serves every TLS run; removed on return.
+    let mut certs = None;
+    if plan.workloads.iter().any(|w| w.over_tls()) {
+        match CertDir::create() {
+            Ok(dir) => certs = Some(dir),
+            Err(e) => {
+                eprintln!("[bench] making the TLS certificates: FAILED: {e}");
+                failures.push(format!("making the TLS certificates: {e}"));
+            }
+        }
+    }
     for run in 1..=plan.runs {
         for &workload in &plan.workloads {
             let systems: Vec<Option<System>> = if workload.is_reference() {
@@ -53,6 +65,7 @@ pub(crate) async fn run(plan: &Plan) -> (Results, Vec<String>) {
                     sizes,
                     smoke: plan.smoke,
                     ticks,
+                    tls: certs.as_ref().map(CertDir::arg),
                 };
                 let outcome = match (workload, system) {
                     (Workload::Ceiling, _) => ctx.ceiling().await,
@@ -90,13 +103,15 @@ fn summary(figures: &Figures) -> String {
 
 /// Settings shared by every step.
 #[derive(Debug, Clone, Copy)]
-struct Ctx {
+struct Ctx<'a> {
     sizes: Sizes,
     smoke: bool,
     ticks: f64,
+    /// The certificate directory, when a TLS workload is planned.
+    tls: Option<&'a str>,
 }
 
-impl Ctx {
+impl Ctx<'_> {
     /// Adds `--smoke` when smoke sizes are on.
     fn args<'a>(&self, mut args: Vec<&'a str>) -> Vec<&'a str> {
         if self.smoke {
@@ -105,30 +120,58 @@ impl Ctx {
         args
     }
 
-    /// Starts the sink node of `system`; returns it and its address.
-    async fn sink(&self, system: System) -> Result<(ChildProc, String)> {
+    /// `--tls DIR` for the children of a TLS workload, else nothing.
+    fn tls_args(&self, workload: Workload) -> Result<Vec<&str>> {
+        if !workload.over_tls() {
+            return Ok(Vec::new());
+        }
+        let dir = self
+            .tls
+            .ok_or("no TLS certificates: making them failed (see above)")?;
+        Ok(vec!["--tls", dir])
+    }
+
+    /// Starts the sink node of `system` for `workload`; returns it and its
+    /// address.
+    async fn sink(&self, system: System, workload: Workload) -> Result<(ChildProc, String)> {
+        let args = ["sink", "--system", system.flag(), "--name", "bench-a"];
         let mut sink = ChildProc::spawn(
             format!("{system} sink"),
-            &["sink", "--system", system.flag(), "--name", "bench-a"],
+            &[&args[..], &self.tls_args(workload)?].concat(),
         )?;
         let addr = sink.expect("listening", self.sizes.step_timeout).await?;
         Ok((sink, addr))
     }
 
+    /// A driver of `workload` dialing `addr`, with `extra` arguments: it
+    /// runs the workload's plaintext loop, over TLS for a TLS workload.
+    fn driver_args<'s>(
+        &'s self,
+        system: System,
+        addr: &'s str,
+        workload: Workload,
+        extra: &[&'s str],
+    ) -> Result<Vec<&'s str>> {
+        let mut args = vec![
+            "driver",
+            "--system",
+            system.flag(),
+            "--connect",
+            addr,
+            "--workload",
+            workload.plain().name(),
+        ];
+        args.extend(extra);
+        args.extend(self.tls_args(workload)?);
+        Ok(self.args(args))
+    }
+
     /// One sink, one driver.
     async fn pair(&self, system: System, workload: Workload) -> Result<Figures> {
-        let (sink, addr) = self.sink(system).await?;
+        let (sink, addr) = self.sink(system, workload).await?;
         let mut driver = ChildProc::spawn(
             format!("{system} {workload} driver"),
-            &self.args(vec![
-                "driver",
-                "--system",
-                system.flag(),
-                "--connect",
-                &addr,
-                "--workload",
-                workload.name(),
-            ]),
+            &self.driver_args(system, &addr, workload, &[])?,
         )?;
         let timeout = self.sizes.step_timeout;
         driver.expect("ready", timeout).await?;
@@ -146,7 +189,7 @@ impl Ctx {
     /// One sink, several drivers casting at once; aggregate msgs/s over the
     /// span from the first sender's start to the last one's end.
     async fn fan_in(&self, system: System) -> Result<Figures> {
-        let (mut sink, addr) = self.sink(system).await?;
+        let (mut sink, addr) = self.sink(system, Workload::FanIn).await?;
         let timeout = self.sizes.step_timeout;
         let mut drivers = Vec::new();
         for i in 0..self.sizes.fan_in_senders {
@@ -154,19 +197,12 @@ impl Ctx {
             let sender = (i + 1).to_string();
             drivers.push(ChildProc::spawn(
                 format!("{system} fan_in driver {i}"),
-                &self.args(vec![
-                    "driver",
-                    "--system",
-                    system.flag(),
-                    "--connect",
+                &self.driver_args(
+                    system,
                     &addr,
-                    "--workload",
-                    Workload::FanIn.name(),
-                    "--name",
-                    &name,
-                    "--sender",
-                    &sender,
-                ]),
+                    Workload::FanIn,
+                    &["--name", &name, "--sender", &sender],
+                )?,
             )?);
         }
         for driver in &mut drivers {

@@ -162,6 +162,21 @@ const COMPARED: &[(Workload, &str, &str)] = &[
         "payload 1 MiB sender peak RSS MiB",
     ),
     (Workload::FanIn, "msgs_per_s", "fan_in (3 senders) msgs/s"),
+    (
+        Workload::CastThroughputTls,
+        "msgs_per_s",
+        "cast_throughput over mTLS msgs/s",
+    ),
+    (
+        Workload::CallLatencyTls,
+        "p50_us",
+        "call_latency over mTLS p50 us",
+    ),
+    (
+        Workload::CallLatencyTls,
+        "p99_us",
+        "call_latency over mTLS p99 us",
+    ),
 ];
 
 /// Workloads whose CPU time gets a row per process.
@@ -174,6 +189,8 @@ const CPU: &[Workload] = &[
     Workload::Payload64k,
     Workload::Payload1m,
     Workload::FanIn,
+    Workload::CastThroughputTls,
+    Workload::CallLatencyTls,
 ];
 
 /// Renders the table (Markdown, aligned).
@@ -223,18 +240,22 @@ pub(crate) fn table(results: &Results) -> String {
     ));
     let cast = |s| spread(Workload::CastThroughput, s, "msgs_per_s");
     let p50 = |s| spread(Workload::CallLatency, s, "p50_us");
-    rows.push([
-        "cast_throughput / ceiling".to_owned(),
-        ratio(cast(grpc), ceiling),
-        ratio(cast(cluster), ceiling),
-        "-".to_owned(),
-    ]);
-    rows.push([
-        "call_latency p50 / floor p50".to_owned(),
-        ratio(p50(grpc), floor_p50),
-        ratio(p50(cluster), floor_p50),
-        "-".to_owned(),
-    ]);
+    let cast_tls = |s| spread(Workload::CastThroughputTls, s, "msgs_per_s");
+    let p50_tls = |s| spread(Workload::CallLatencyTls, s, "p50_us");
+    // Each system against a reference or against itself.
+    let mut relative = |label: &str, of: &dyn Fn(Option<System>) -> String| {
+        rows.push([label.to_owned(), of(grpc), of(cluster), "-".to_owned()]);
+    };
+    relative("cast_throughput / ceiling", &|s| ratio(cast(s), ceiling));
+    relative("call_latency p50 / floor p50", &|s| {
+        ratio(p50(s), floor_p50)
+    });
+    relative("cast_throughput mTLS / plaintext", &|s| {
+        ratio(cast_tls(s), cast(s))
+    });
+    relative("call_latency p50 mTLS / plaintext", &|s| {
+        ratio(p50_tls(s), p50(s))
+    });
     // Leave out the rows of workloads that did not run.
     rows.retain(|r| r[1] != "-" || (r[2] != "-" && r[2] != "(reference)"));
 

@@ -2,7 +2,10 @@
 //! ceiling. Each prints its protocol lines (see [`crate::child`]) and exits
 //! when told to or when stdin closes.
 
-use std::time::{Duration, Instant};
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
 
 use ractor::{Actor, ActorRef};
 
@@ -13,24 +16,36 @@ use crate::{
     msg::{SinkProtocol, cluster, grpc},
     node::{Node, PgWatch, System},
     sink::{GROUP, Sink},
+    tls::{self, NodeTls},
     workload::{Sizes, Workload},
 };
 
 /// How long the sink waits for `stats N` to be reached.
 const STATS_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The certificates of `role` when the orchestrator passed `--tls DIR`.
+fn load_tls(dir: Option<&Path>, role: &str) -> Result<Option<NodeTls>> {
+    dir.map(|dir| NodeTls::load(dir, role)).transpose()
+}
+
 /// The sink node: `bench:listening ADDR`, then `stats N` commands until exit.
-pub(crate) async fn sink(system: System, name: &str) -> Result<()> {
+/// With `tls` (the orchestrator's certificate directory) it serves mutual TLS.
+pub(crate) async fn sink(system: System, name: &str, tls: Option<&Path>) -> Result<()> {
+    let tls = load_tls(tls, tls::SINK)?;
     match system {
-        System::Grpc => sink_for::<grpc::SinkMsg>(system, name).await,
-        System::Cluster => sink_for::<cluster::SinkMsg>(system, name).await,
+        System::Grpc => sink_for::<grpc::SinkMsg>(system, name, tls.as_ref()).await,
+        System::Cluster => sink_for::<cluster::SinkMsg>(system, name, tls.as_ref()).await,
     }
 }
 
-async fn sink_for<M: SinkProtocol>(system: System, name: &str) -> Result<()> {
+async fn sink_for<M: SinkProtocol>(
+    system: System,
+    name: &str,
+    tls: Option<&NodeTls>,
+) -> Result<()> {
     let (actor, actor_handle) = Actor::spawn(None, Sink::<M>::new(), ()).await?;
     ractor::pg::join(GROUP.to_owned(), vec![actor.get_cell()]);
-    let node = Node::start(system, name).await?;
+    let node = Node::start(system, name, tls).await?;
     announce("listening", node.listen_addr().await?);
     let mut commands = Commands::stdin();
     while let Some(command) = commands.next().await {
@@ -89,6 +104,9 @@ pub(crate) struct DriverArgs {
     /// Use the smoke sizes.
     #[arg(long)]
     pub(crate) smoke: bool,
+    /// The orchestrator's certificate directory: serve and dial mutual TLS.
+    #[arg(long)]
+    pub(crate) tls: Option<PathBuf>,
 }
 
 /// A driver node: connects, finds the sink, `bench:ready`, waits for `go`,
@@ -107,19 +125,20 @@ async fn driver_for<M: SinkProtocol>(args: DriverArgs) -> Result<()> {
         Sizes::FULL
     };
     let timeout = sizes.step_timeout;
+    let tls = load_tls(args.tls.as_deref(), tls::DRIVER)?;
     let mut commands = Commands::stdin();
     let watch = PgWatch::start().await?;
     if args.workload == Workload::ConnectTime {
         announce("ready", "");
         commands.expect_go().await?;
-        connect_time(&args, &watch, sizes.connect_samples, timeout)
+        connect_time(&args, tls.as_ref(), &watch, sizes.connect_samples, timeout)
             .await?
             .announce()?;
         commands.until_exit().await;
         watch.stop().await;
         return Ok(());
     }
-    let node = Node::start(args.system, &args.name).await?;
+    let node = Node::start(args.system, &args.name, tls.as_ref()).await?;
     node.connect(&args.connect).await?;
     let sink: ActorRef<M> = watch.sink(timeout).await?.into();
     watch.stop().await;
@@ -163,13 +182,14 @@ fn casts_of(sizes: &Sizes, workload: Workload) -> Result<(u64, usize)> {
 /// the sink is visible in pg, then stops and waits until it is gone.
 async fn connect_time(
     args: &DriverArgs,
+    tls: Option<&NodeTls>,
     watch: &PgWatch,
     samples: usize,
     timeout: Duration,
 ) -> Result<Figures> {
     let mut millis = Vec::with_capacity(samples);
     for i in 0..samples {
-        let node = Node::start(args.system, &format!("{}-{i}", args.name)).await?;
+        let node = Node::start(args.system, &format!("{}-{i}", args.name), tls).await?;
         let started = Instant::now();
         node.connect(&args.connect).await?;
         // ractor_grpc's connect returns after the first sync, so the member

@@ -25,6 +25,10 @@ pub(crate) enum Workload {
     Payload1m,
     /// Several sender processes casting to one sink.
     FanIn,
+    /// `CastThroughput` between nodes that serve and dial mutual TLS.
+    CastThroughputTls,
+    /// `CallLatency` between nodes that serve and dial mutual TLS.
+    CallLatencyTls,
     /// The cast burst to a sink in the same process: plain local ractor.
     Ceiling,
     /// Bare tonic ping-pong over one bidi stream.
@@ -33,7 +37,7 @@ pub(crate) enum Workload {
 
 impl Workload {
     /// Every workload, in the order they run and print.
-    pub(crate) const ALL: [Self; 10] = [
+    pub(crate) const ALL: [Self; 12] = [
         Self::CastThroughput,
         Self::CallLatency,
         Self::CallConcurrent,
@@ -42,6 +46,8 @@ impl Workload {
         Self::Payload64k,
         Self::Payload1m,
         Self::FanIn,
+        Self::CastThroughputTls,
+        Self::CallLatencyTls,
         Self::Ceiling,
         Self::Floor,
     ];
@@ -57,6 +63,8 @@ impl Workload {
             Self::Payload64k => "payload_64k",
             Self::Payload1m => "payload_1m",
             Self::FanIn => "fan_in",
+            Self::CastThroughputTls => "cast_throughput_tls",
+            Self::CallLatencyTls => "call_latency_tls",
             Self::Ceiling => "ceiling",
             Self::Floor => "floor",
         }
@@ -67,10 +75,28 @@ impl Workload {
         matches!(self, Self::Ceiling | Self::Floor)
     }
 
-    /// Parses one `--only` entry; `payload` names the three payload sizes.
+    /// Whether the nodes serve and dial mutual TLS.
+    pub(crate) fn over_tls(self) -> bool {
+        matches!(self, Self::CastThroughputTls | Self::CallLatencyTls)
+    }
+
+    /// What the driver runs: a TLS workload's plaintext counterpart (the
+    /// same loop; only the nodes' settings differ), otherwise itself.
+    pub(crate) fn plain(self) -> Self {
+        match self {
+            Self::CastThroughputTls => Self::CastThroughput,
+            Self::CallLatencyTls => Self::CallLatency,
+            other => other,
+        }
+    }
+
+    /// Parses one `--only` entry; `payload` names the three payload sizes,
+    /// `tls` the TLS workloads.
     pub(crate) fn parse_many(name: &str) -> Option<Vec<Self>> {
-        if name == "payload" {
-            return Some(vec![Self::Payload1k, Self::Payload64k, Self::Payload1m]);
+        match name {
+            "payload" => return Some(vec![Self::Payload1k, Self::Payload64k, Self::Payload1m]),
+            "tls" => return Some(vec![Self::CastThroughputTls, Self::CallLatencyTls]),
+            _ => {}
         }
         Self::ALL
             .into_iter()
