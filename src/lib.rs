@@ -100,10 +100,10 @@ pub use auth::{Cookie, MAX_TOKEN_TTL, MintError, TokenScope, UnknownTokenScope, 
 pub use counters::{RoundTrip, SessionCounters};
 pub use node::{
     AdvertiseFilter, ConnectError, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SHUTDOWN_GRACE, GroupInfo, GroupMember, HeartbeatConfig,
-    LocalActorInfo, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage,
-    NodeServerState, ReconnectConfig, SessionId, SessionInfo, SessionState, TargetInfo,
-    TargetState, client_connect, client_connect_enc, connect, connect_enc, disconnect,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SHUTDOWN_GRACE, GroupInfo, GroupMember, HandshakeLimits,
+    HeartbeatConfig, LocalActorInfo, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer,
+    NodeServerMessage, NodeServerState, ReconnectConfig, SessionId, SessionInfo, SessionState,
+    TargetInfo, TargetState, client_connect, client_connect_enc, connect, connect_enc, disconnect,
     keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info, subscribe,
     unsubscribe,
 };

@@ -113,6 +113,36 @@ impl Default for ReconnectConfig {
     }
 }
 
+/// Limits on Session streams from strangers: what an unauthenticated
+/// client can cost a node.
+///
+/// A stream counts as unauthenticated from the moment it opens until its
+/// cookie handshake succeeds (or it ends, at the latest at the handshake
+/// deadline). Over either limit, a new Session stream is refused with
+/// RESOURCE_EXHAUSTED before any work is done for it; authenticated
+/// sessions are never counted and keep working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct HandshakeLimits {
+    /// Session streams still in their handshake at once (default 64).
+    pub max_unauthenticated: usize,
+    /// New Session streams a second from one IP address, on average
+    /// (default 20)...
+    pub per_source_per_second: u32,
+    /// ...and at once after a quiet spell (default 40).
+    pub per_source_burst: u32,
+}
+
+impl Default for HandshakeLimits {
+    fn default() -> Self {
+        Self {
+            max_unauthenticated: 64,
+            per_source_per_second: 20,
+            per_source_burst: 40,
+        }
+    }
+}
+
 /// Default largest Session frame or unary message, in bytes (16 MiB).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// Default deadline for a session's handshake and first sync.
@@ -154,6 +184,8 @@ pub struct NodeConfig {
     heartbeat: HeartbeatConfig,
     #[serde(default)]
     reconnect: ReconnectConfig,
+    #[serde(default)]
+    handshake_limits: HandshakeLimits,
     #[serde(default = "default_shutdown_grace", with = "millis")]
     shutdown_grace: Duration,
     #[serde(default)]
@@ -195,6 +227,7 @@ impl NodeConfig {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             heartbeat: HeartbeatConfig::default(),
             reconnect: ReconnectConfig::default(),
+            handshake_limits: HandshakeLimits::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             advertise: AdvertiseMode::default(),
             advertise_filter: None,
@@ -261,6 +294,14 @@ impl NodeConfig {
     #[must_use]
     pub fn with_reconnect(mut self, reconnect: ReconnectConfig) -> Self {
         self.reconnect = reconnect;
+        self
+    }
+
+    /// Limits on strangers' Session streams (default: 64 unauthenticated at
+    /// once, 20 a second from one address in bursts of 40).
+    #[must_use]
+    pub fn with_handshake_limits(mut self, limits: HandshakeLimits) -> Self {
+        self.handshake_limits = limits;
         self
     }
 
@@ -352,6 +393,11 @@ impl NodeConfig {
         self.reconnect
     }
 
+    /// The limits on strangers' Session streams.
+    pub fn handshake_limits(&self) -> HandshakeLimits {
+        self.handshake_limits
+    }
+
     /// The shutdown grace period.
     pub fn shutdown_grace(&self) -> Duration {
         self.shutdown_grace
@@ -391,6 +437,10 @@ impl NodeConfig {
         }
         if self.heartbeat.interval >= self.heartbeat.timeout {
             return Err("the heartbeat interval must be shorter than its timeout".into());
+        }
+        let h = &self.handshake_limits;
+        if h.max_unauthenticated == 0 || h.per_source_per_second == 0 || h.per_source_burst == 0 {
+            return Err("handshake limits must be above zero".into());
         }
         let r = &self.reconnect;
         if r.initial_backoff.is_zero()

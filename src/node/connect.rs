@@ -38,6 +38,16 @@ pub enum ConnectError {
         /// What went wrong, as the TLS library said it.
         detail: String,
     },
+    /// The peer refused a new session for now: too many sessions still in
+    /// their handshake, or too many handshakes from this address (see
+    /// [`HandshakeLimits`](crate::HandshakeLimits)). Worth another try later.
+    #[error("{addr} refused a new session for now: {detail}")]
+    Overloaded {
+        /// The address dialled.
+        addr: String,
+        /// What the peer said.
+        detail: String,
+    },
     /// The nodes use different cookies.
     #[error("the peer rejected the cookie proof, or sent a wrong one")]
     BadCookie,
@@ -84,6 +94,7 @@ impl From<DialError> for ConnectError {
             DialError::InvalidAddress { addr, detail } => Self::InvalidAddress { addr, detail },
             DialError::Unreachable { addr, detail } => Self::Unreachable { addr, detail },
             DialError::Tls { addr, detail } => Self::Tls { addr, detail },
+            DialError::Overloaded { addr, detail } => Self::Overloaded { addr, detail },
             DialError::Timeout => Self::Timeout,
         }
     }

@@ -18,7 +18,7 @@ use super::{
     info::{SessionId, SessionInfo, SessionState},
     messages::{InternalMsg, NodeServerMessage},
     redial::{Ending, Failure, Next, Redial},
-    server::{ConnectReply, NodeServerState, Serve, answer},
+    server::{ConnectReply, Face, NodeServerState, Serve, answer},
     session::{NodeSession, SessionArgs, SessionMsg},
     subscribers::Subscribers,
     table::SessionTable,
@@ -69,7 +69,14 @@ impl NodeServerState {
             max_version: MAX_PROTOCOL_VERSION,
         });
         let tokens = TokenVerifier::new(local.name.clone(), local.cookie.clone());
-        let serving = serve(listener, config.transport(), tokens, myself.clone()).await?;
+        let serving = serve(Face {
+            listener,
+            settings: config.transport(),
+            tokens,
+            limits: config.handshake_limits(),
+            node: myself.clone(),
+        })
+        .await?;
         // Watch local actors come and go, and pg changes in every scope.
         ractor::registry::pid_registry::monitor(myself.get_cell());
         ractor::pg::monitor_scope(

@@ -36,7 +36,7 @@ pub use api::{
 };
 pub use config::{
     AdvertiseFilter, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_SHUTDOWN_GRACE, HeartbeatConfig, NodeConfig, ReconnectConfig,
+    DEFAULT_SHUTDOWN_GRACE, HandshakeLimits, HeartbeatConfig, NodeConfig, ReconnectConfig,
 };
 pub use connect::ConnectError;
 pub use events::NodeEventSubscription;
@@ -45,4 +45,5 @@ pub use introspect::{GroupInfo, GroupMember, LocalActorInfo};
 pub(crate) use messages::InternalMsg;
 pub use messages::NodeServerMessage;
 pub use redial::{TargetInfo, TargetState};
+pub(crate) use server::Face;
 pub use server::{NodeServer, NodeServerState};

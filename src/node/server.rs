@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 use super::{
     advertise,
     arbiter::{Arbiter, Verdict},
-    config::{ConnectionMode, NodeConfig},
+    config::{ConnectionMode, HandshakeLimits, NodeConfig},
     connect::ConnectError,
     info::{NodeInfo, SessionId, SessionInfo},
     introspect,
@@ -35,15 +35,24 @@ use crate::{
     transport::{self, Serving, Settings},
 };
 
-/// Starts a node's gRPC face on a bound listener: `service` provides it.
-/// The verifier checks the bearer tokens of the unary RPCs.
+/// What a node's gRPC face is started with.
+#[derive(Debug)]
+pub(crate) struct Face {
+    /// The bound listener.
+    pub(crate) listener: TcpListener,
+    /// HTTP/2 and TLS settings.
+    pub(crate) settings: Settings,
+    /// Checks the bearer tokens of unary RPCs.
+    pub(crate) tokens: TokenVerifier,
+    /// Limits on strangers' Session streams.
+    pub(crate) limits: HandshakeLimits,
+    /// The node server that streams and questions go to.
+    pub(crate) node: ActorRef<NodeServerMessage>,
+}
+
+/// Starts a node's gRPC face: `service` provides it.
 pub(crate) type Serve =
-    fn(
-        TcpListener,
-        Settings,
-        TokenVerifier,
-        ActorRef<NodeServerMessage>,
-    ) -> Pin<Box<dyn Future<Output = Result<Serving, ActorProcessingErr>> + Send>>;
+    fn(Face) -> Pin<Box<dyn Future<Output = Result<Serving, ActorProcessingErr>> + Send>>;
 
 /// A node of the cluster, as a ractor actor: it listens for Session streams,
 /// dials peers, and owns one session actor per stream.

@@ -1,9 +1,12 @@
 //! The tonic implementation of `ClusterNode`: a Session stream is handed to
 //! the node server, and each unary question is asked of it.
 
+use std::sync::Arc;
+
 use ractor::ActorRef;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::admission::Admission;
 use crate::{
     node::{InternalMsg, NodeServerMessage},
     pb::{self, cluster_node_server::ClusterNode},
@@ -21,11 +24,15 @@ impl From<NodeStopped> for Status {
 #[derive(Debug, Clone)]
 pub(super) struct ClusterNodeService {
     node: ActorRef<NodeServerMessage>,
+    admission: Arc<Admission>,
 }
 
 impl ClusterNodeService {
-    pub(super) fn new(node: ActorRef<NodeServerMessage>) -> Self {
-        Self { node }
+    pub(super) fn new(node: ActorRef<NodeServerMessage>, admission: Admission) -> Self {
+        Self {
+            node,
+            admission: Arc::new(admission),
+        }
     }
 }
 
@@ -37,10 +44,14 @@ impl ClusterNode for ClusterNodeService {
         &self,
         request: Request<Streaming<pb::Frame>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
+        // Strangers past the limits are refused before any work is done.
+        let permit = self
+            .admission
+            .admit(request.remote_addr().map(|a| a.ip()))?;
         // A session actor reads the request stream and writes the response;
         // the handler returns at once so the response headers go out and the
         // handshake can start.
-        let (stream, response) = SessionStream::accept(request);
+        let (stream, response) = SessionStream::accept(request, permit);
         self.node
             .cast(InternalMsg::Accepted(Box::new(stream)).into())
             .map_err(|_| Status::from(NodeStopped))?;

@@ -33,6 +33,9 @@ pub(crate) enum DialError {
     /// The TLS handshake failed, or one side spoke TLS and the other did not.
     #[error("TLS with {addr} failed: {detail}")]
     Tls { addr: String, detail: String },
+    /// The peer refused a new stream for now (RESOURCE_EXHAUSTED).
+    #[error("{addr} refused a new session for now: {detail}")]
+    Overloaded { addr: String, detail: String },
     /// The stream did not open within the settings' open timeout.
     #[error("the stream did not open in time")]
     Timeout,
@@ -82,6 +85,16 @@ pub(crate) async fn dial(addr: &str, settings: &Settings) -> Result<SessionStrea
     {
         Err(_) => return Err(DialError::Timeout),
         Ok(Ok(response)) => response,
+        // The peer is busy with strangers, or this address is over its
+        // handshake rate: worth another try later.
+        Ok(Err(status))
+            if status.source().is_none() && status.code() == tonic::Code::ResourceExhausted =>
+        {
+            return Err(DialError::Overloaded {
+                addr: addr.to_owned(),
+                detail: status.message().to_owned(),
+            });
+        }
         // A status the peer sent: it speaks gRPC, but would not open.
         Ok(Err(status)) if status.source().is_none() => {
             return Err(DialError::Unreachable {
@@ -113,6 +126,7 @@ pub(crate) async fn dial(addr: &str, settings: &Settings) -> Result<SessionStrea
         outbound: FrameTx::Dialer(tx),
         remote_addr: bare.parse().ok(),
         connection: Some(channel),
+        admission: None,
     })
 }
 

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{Request, Status, Streaming, transport::Channel};
 
@@ -40,12 +40,19 @@ pub(crate) struct SessionStream {
     /// A dialer's connection: it owns the HTTP/2 connection, so it must live
     /// as long as the stream. `None` for an accepted stream.
     pub(crate) connection: Option<Channel>,
+    /// An accepted stream's place among the unauthenticated ones: held
+    /// until the handshake succeeds, then dropped to free it.
+    pub(crate) admission: Option<OwnedSemaphorePermit>,
 }
 
 impl SessionStream {
-    /// The stream a peer opened with `request`, and the response tonic sends
-    /// back (fed by [`Self::outbound`]).
-    pub(crate) fn accept(request: Request<Streaming<pb::Frame>>) -> (Self, ResponseFrames) {
+    /// The stream a peer opened with `request` and was admitted with
+    /// `permit`, and the response tonic sends back (fed by
+    /// [`Self::outbound`]).
+    pub(crate) fn accept(
+        request: Request<Streaming<pb::Frame>>,
+        permit: OwnedSemaphorePermit,
+    ) -> (Self, ResponseFrames) {
         let remote_addr = request.remote_addr();
         let (tx, rx) = mpsc::channel(QUEUE_FRAMES);
         let stream = Self {
@@ -54,6 +61,7 @@ impl SessionStream {
             outbound: FrameTx::Acceptor(tx),
             remote_addr,
             connection: None,
+            admission: Some(permit),
         };
         (stream, Box::pin(ReceiverStream::new(rx)))
     }

@@ -54,6 +54,12 @@ pub struct RawSession {
 }
 
 pub async fn open(addr: &str) -> RawSession {
+    try_open(addr).await.expect("session opens")
+}
+
+/// Opens a raw Session stream, or returns the status the node refused it
+/// with.
+pub async fn try_open(addr: &str) -> Result<RawSession, Status> {
     let channel = Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
         .connect()
@@ -65,12 +71,11 @@ pub async fn open(addr: &str) -> RawSession {
     let path = http::uri::PathAndQuery::from_static("/ractor_grpc.v1.ClusterNode/Session");
     let response = grpc
         .streaming(tonic::Request::new(ReceiverStream::new(rx)), path, RawCodec)
-        .await
-        .expect("session opens");
-    RawSession {
+        .await?;
+    Ok(RawSession {
         tx,
         inbound: response.into_inner(),
-    }
+    })
 }
 
 impl RawSession {

@@ -15,7 +15,7 @@ use std::{
 };
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
-use tokio::task::JoinHandle;
+use tokio::{sync::OwnedSemaphorePermit, task::JoinHandle};
 use tonic::transport::Channel;
 
 use super::{
@@ -92,6 +92,9 @@ pub(crate) struct SessionDriver {
     mirror: PeerMirror,
     /// A dialer's connection, kept until the stream is torn down.
     connection: Option<Channel>,
+    /// An accepted stream's place among the unauthenticated ones, given up
+    /// once the handshake succeeds.
+    admission: Option<OwnedSemaphorePermit>,
     reader: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
     handshake_timeout: Duration,
@@ -122,6 +125,7 @@ impl Actor for NodeSession {
             inbound,
             outbound,
             connection,
+            admission,
             ..
         } = args.stream;
         let (link, writer) = SessionLink::new(outbound, args.max_message_size);
@@ -162,6 +166,7 @@ impl Actor for NodeSession {
             link,
             delivery,
             connection,
+            admission,
             reader: Some(reader),
             writer: Some(writer),
             handshake_timeout: args.handshake_timeout,
@@ -269,6 +274,7 @@ impl SessionDriver {
                     work.extend(self.step(|m, out| m.claimed(verdict, out)));
                 }
                 Action::Authenticated(peer) => {
+                    self.admission = None;
                     self.link.set_peer(&peer.name);
                     self.report(SessionEvent::Authenticated {
                         peer,
