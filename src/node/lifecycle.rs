@@ -238,10 +238,7 @@ impl NodeServerState {
         id: SessionId,
         error: &DialError,
     ) {
-        let failure = match error {
-            DialError::InvalidAddress { .. } => Failure::Permanent,
-            _ => Failure::Retryable,
-        };
+        let failure = Failure::of_dial(error);
         let ending = Ending {
             id,
             peer: None,
@@ -262,13 +259,7 @@ impl NodeServerState {
         peer: Option<&str>,
         reason: &DisconnectReason,
     ) {
-        let failure = match reason.cause {
-            DisconnectCause::BadCookie
-            | DisconnectCause::VersionMismatch
-            | DisconnectCause::SelfConnection => Failure::Permanent,
-            DisconnectCause::Stopped if !reason.by_peer => Failure::Deliberate,
-            _ => Failure::Retryable,
-        };
+        let failure = Failure::of_session(reason);
         let connected = peer.is_some_and(|p| {
             self.table
                 .with_peer(p)

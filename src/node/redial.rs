@@ -12,7 +12,10 @@ use std::{
 };
 
 use super::{config::ReconnectConfig, info::SessionId};
-use crate::transport::TlsConfig;
+use crate::{
+    reason::{DisconnectCause, DisconnectReason},
+    transport::{DialError, TlsConfig},
+};
 
 /// Where a watched address stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +89,31 @@ pub(crate) enum Failure {
     Permanent,
     /// This node ended it on purpose: the target is dropped.
     Deliberate,
+}
+
+impl Failure {
+    /// How a session that ended for `reason` counts: a refusal the same
+    /// dial would meet again is permanent; this node stopping it is
+    /// deliberate; anything else (the peer stopped, froze, was cut off, or
+    /// the link broke) is worth a retry.
+    pub(crate) fn of_session(reason: &DisconnectReason) -> Self {
+        match reason.cause {
+            DisconnectCause::BadCookie
+            | DisconnectCause::VersionMismatch
+            | DisconnectCause::SelfConnection => Self::Permanent,
+            DisconnectCause::Stopped if !reason.by_peer => Self::Deliberate,
+            _ => Self::Retryable,
+        }
+    }
+
+    /// How a dial that failed before any session counts: only an address
+    /// that cannot be dialled at all is permanent.
+    pub(crate) fn of_dial(error: &DialError) -> Self {
+        match error {
+            DialError::InvalidAddress { .. } => Self::Permanent,
+            _ => Self::Retryable,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,6 +443,42 @@ mod tests {
 
     fn state(r: &Redial, now: Instant) -> TargetState {
         r.snapshot(now)[0].state.clone()
+    }
+
+    #[test]
+    fn refusals_that_would_repeat_are_permanent_and_this_nodes_own_stop_deliberate() {
+        let local = |cause| Failure::of_session(&DisconnectReason::local(cause, ""));
+        let remote = |cause| {
+            Failure::of_session(&DisconnectReason {
+                by_peer: true,
+                ..DisconnectReason::local(cause, "")
+            })
+        };
+        for cause in [
+            DisconnectCause::BadCookie,
+            DisconnectCause::VersionMismatch,
+            DisconnectCause::SelfConnection,
+        ] {
+            assert_eq!(
+                (local(cause), remote(cause)),
+                (Failure::Permanent, Failure::Permanent)
+            );
+        }
+        assert_eq!(local(DisconnectCause::Stopped), Failure::Deliberate);
+        // The peer stopping (a restart, say) is worth another dial.
+        assert_eq!(remote(DisconnectCause::Stopped), Failure::Retryable);
+        for cause in [
+            DisconnectCause::HeartbeatTimeout,
+            DisconnectCause::Transport,
+        ] {
+            assert_eq!(local(cause), Failure::Retryable);
+        }
+        let invalid = DialError::InvalidAddress {
+            addr: "x".into(),
+            detail: String::new(),
+        };
+        assert_eq!(Failure::of_dial(&invalid), Failure::Permanent);
+        assert_eq!(Failure::of_dial(&DialError::Timeout), Failure::Retryable);
     }
 
     #[test]
