@@ -4,7 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{NodeProcess, has_ready};
+use common::{
+    FAST_DETECTION_BOUND, FAST_RECONNECT, NodeProcess, fast_liveness, has_ready, sorted_ms, workers,
+};
 use ractor_grpc::pb;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -63,23 +65,9 @@ async fn a_crashed_process_disappears_from_its_peer() {
 /// detection and reconnect times go to the test's output.
 #[tokio::test]
 async fn a_frozen_process_is_declared_down_and_reconnected_when_it_thaws() {
-    let flags = [
-        "--heartbeat-interval-ms",
-        "250",
-        "--heartbeat-timeout-ms",
-        "1000",
-        "--handshake-timeout-ms",
-        "1000",
-        "--reconnect-initial-ms",
-        "100",
-        "--reconnect-max-ms",
-        "500",
-        "--join",
-        "workers",
-    ];
-    let bound = Duration::from_millis(1000 + 1000);
-    let a = NodeProcess::start("proc-a", "shared-cookie", &flags);
-    let mut extra = flags.to_vec();
+    let bound = FAST_DETECTION_BOUND;
+    let a = NodeProcess::start("proc-a", "shared-cookie", &fast_liveness());
+    let mut extra = fast_liveness();
     extra.extend(["--connect", &a.addr]);
     let mut b = NodeProcess::start("proc-b", "shared-cookie", &extra);
     b.wait_line(WAIT, "ready with proc-a");
@@ -88,12 +76,7 @@ async fn a_frozen_process_is_declared_down_and_reconnected_when_it_thaws() {
     let peers = b.peers_until(WAIT, measured).await;
     assert!(measured(&peers), "{peers:?}");
     assert!(peers[0].last_rtt_us > 0, "{peers:?}");
-    let both = |g: &[(String, Vec<String>)]| {
-        g == [(
-            "workers".to_owned(),
-            vec!["proc-a".to_owned(), "proc-b".to_owned()],
-        )]
-    };
+    let both = workers(&["proc-a", "proc-b"]);
 
     let (mut detected, mut reconnected) = (Vec::new(), Vec::new());
     for round in 0..5 {
@@ -107,8 +90,8 @@ async fn a_frozen_process_is_declared_down_and_reconnected_when_it_thaws() {
             "round {round}: declared down after {elapsed:?}, bound {bound:?}"
         );
         // While it is frozen, its group member is gone from b's view.
-        let groups = b.groups_until(WAIT, |g| !both(g)).await;
-        assert!(!both(&groups), "round {round}: {groups:?}");
+        let groups = b.groups_until(WAIT, |g| g != both).await;
+        assert_ne!(groups, both, "round {round}");
         detected.push(elapsed);
 
         let thawed = std::time::Instant::now();
@@ -117,18 +100,14 @@ async fn a_frozen_process_is_declared_down_and_reconnected_when_it_thaws() {
         reconnected.push(thawed.elapsed());
         // Resynced: both views hold both members again.
         for node in [&a, &b] {
-            let groups = node.groups_until(WAIT, both).await;
-            assert!(both(&groups), "round {round}, {}: {groups:?}", node.name);
+            let groups = node.groups_until(WAIT, |g| g == both).await;
+            assert_eq!(groups, both, "round {round}, {}", node.name);
         }
     }
-    let ms = |d: &mut Vec<Duration>| {
-        d.sort();
-        d.iter().map(Duration::as_millis).collect::<Vec<_>>()
-    };
     println!(
         "frozen peer declared down after (ms): {:?}; reconnected after thaw (ms): {:?}",
-        ms(&mut detected),
-        ms(&mut reconnected)
+        sorted_ms(&mut detected),
+        sorted_ms(&mut reconnected)
     );
 }
 
@@ -137,14 +116,7 @@ async fn a_frozen_process_is_declared_down_and_reconnected_when_it_thaws() {
 /// new process's group member only, not the dead one's.
 #[tokio::test]
 async fn a_killed_process_restarted_on_its_port_is_a_new_incarnation() {
-    let flags = [
-        "--reconnect-initial-ms",
-        "100",
-        "--reconnect-max-ms",
-        "500",
-        "--join",
-        "workers",
-    ];
+    let flags = FAST_RECONNECT;
     let mut a = NodeProcess::start("proc-a", "shared-cookie", &flags);
     let mut extra = flags.to_vec();
     extra.extend(["--connect", &a.addr]);
@@ -169,14 +141,9 @@ async fn a_killed_process_restarted_on_its_port_is_a_new_incarnation() {
         peers[0].incarnation, first,
         "the restart is a new incarnation"
     );
-    let both = |g: &[(String, Vec<String>)]| {
-        g == [(
-            "workers".to_owned(),
-            vec!["proc-a".to_owned(), "proc-b".to_owned()],
-        )]
-    };
+    let both = workers(&["proc-a", "proc-b"]);
     for node in [&a, &b] {
-        let groups = node.groups_until(WAIT, both).await;
-        assert!(both(&groups), "{}: {groups:?}", node.name);
+        let groups = node.groups_until(WAIT, |g| g == both).await;
+        assert_eq!(groups, both, "{}", node.name);
     }
 }

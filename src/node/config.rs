@@ -34,8 +34,10 @@ pub enum ConnectionMode {
 /// [`DisconnectCause::HeartbeatTimeout`](crate::DisconnectCause::HeartbeatTimeout),
 /// its proxies stop and its calls in flight fail. It is noticed within
 /// `timeout` plus at most a second. (Sessions with a peer that speaks only
-/// protocol version 1 have no Ping.) The same settings drive HTTP/2
-/// keepalive on every connection, as a second line.
+/// protocol version 1 have no Ping.) HTTP/2 keepalive runs on every
+/// connection as a second line: it pings a connection silent for `timeout`
+/// and drops it when that ping goes unanswered for another `timeout`, so on
+/// a session the heartbeat always speaks first.
 ///
 /// `timeout` must be at least 1 s and longer than `interval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -412,7 +414,10 @@ impl NodeConfig {
         Settings {
             max_message_size: self.max_message_size,
             open_timeout: self.handshake_timeout,
-            keepalive_interval: self.heartbeat.interval,
+            // Later than the heartbeat can be (timeout + tick), so a silent
+            // peer ends as HeartbeatTimeout, not as a transport error: with
+            // the interval here the two raced to the same millisecond.
+            keepalive_interval: self.heartbeat.timeout,
             keepalive_timeout: self.heartbeat.timeout,
             tls: self.tls.clone(),
         }
@@ -512,6 +517,17 @@ mod tests {
         for (interval, timeout) in [(100, 999), (1_000, 1_000), (2_000, 1_500), (0, 2_000)] {
             let err = with(interval, timeout).validate();
             assert!(err.is_err(), "{interval}/{timeout} ms accepted");
+        }
+    }
+
+    #[test]
+    fn http2_keepalive_gives_up_only_after_the_heartbeat_would_have() {
+        for (interval, timeout) in [(250, 1_000), (5_000, 10_000), (900, 2_000), (100, 60_000)] {
+            let config = with(interval, timeout);
+            let t = config.transport();
+            let keepalive = t.keepalive_interval + t.keepalive_timeout;
+            let heartbeat = config.heartbeat.timeout + config.heartbeat.tick();
+            assert!(keepalive > heartbeat, "{interval}/{timeout} ms");
         }
     }
 

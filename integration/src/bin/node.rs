@@ -5,21 +5,31 @@
 //! node --name node-a --cookie secret --listen 127.0.0.1:4000
 //! node --name node-b --cookie secret --connect 127.0.0.1:4000
 //! node token --cookie secret --name node-a [--scope inspect|all] [--ttl-secs 3600]
+//! node inspect 127.0.0.1:4000 groups|peers --cookie secret --name node-a
 //! ```
 //!
 //! Running, it prints `[NAME] listening on ADDR` first on stdout, then one
 //! line per session event; logs go to stderr (`RUST_LOG`, default `info`).
 //! `node token` prints the token alone on stdout (what it is for goes to
 //! stderr), ready for `grpcurl -H "authorization: Bearer $TOKEN"`.
+//! `node inspect` asks a running node (plaintext) for its groups or peers and
+//! prints one line each, with a token it mints from the cookie and the
+//! node's name, or the one `--token` gives.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand};
-use integration::BasicActor;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use integration::{BasicActor, inspect};
 use ractor::Actor;
 use ractor_grpc::{
     ConnectionMode, Cookie, DisconnectReason, HeartbeatConfig, NodeConfig, NodeEventSubscription,
     NodeServer, ReconnectConfig, SessionInfo, TargetInfo, TargetState, TlsConfig, TokenScope,
+    pb::{self, cluster_node_client::ClusterNodeClient},
+};
+use tonic::{
+    Request,
+    metadata::{Ascii, MetadataValue},
+    transport::Endpoint,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -42,6 +52,9 @@ enum Command {
     /// Mint a bearer token for a node's unary RPCs (GetNodeInfo, ListPeers,
     /// ...); prints it alone on stdout.
     Token(TokenArgs),
+    /// Ask a running node (plaintext) for its groups or peers; prints one
+    /// line each.
+    Inspect(InspectArgs),
 }
 
 /// Where the cluster cookie comes from.
@@ -158,6 +171,38 @@ struct TokenArgs {
     ttl_secs: u64,
 }
 
+/// What `node inspect` lists.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Listing {
+    /// One line per pg group: `GROUP: member@node, ...`.
+    Groups,
+    /// One line per session: `NAME: STATE, DIRECTION, ...`.
+    Peers,
+}
+
+/// Asking a running node what it knows.
+#[derive(Debug, Args)]
+struct InspectArgs {
+    /// The node's address.
+    #[arg(value_name = "HOST:PORT")]
+    addr: String,
+    /// What to list.
+    listing: Listing,
+    /// A bearer token for the node (from `node token`); without it one is
+    /// minted from the cookie and `--name`.
+    #[arg(long, env = "RACTOR_GRPC_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The name of the node asked (a token works on that node only); needed
+    /// to mint a token.
+    #[arg(long, required_unless_present = "token")]
+    name: Option<String>,
+    #[command(flatten)]
+    cookie: CookieArgs,
+    /// How long connecting and the answer may take, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    timeout_ms: u64,
+}
+
 /// Prints session events in plain words.
 struct Printer(String);
 
@@ -236,6 +281,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Token(args)) => token(&args),
+        Some(Command::Inspect(args)) => inspect_node(&args).await,
         None => run(cli.run).await,
     };
     match result {
@@ -258,6 +304,83 @@ fn token(args: &TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("{token}");
     Ok(())
+}
+
+/// Prints the node's groups or peers, one line each.
+async fn inspect_node(args: &InspectArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let token = match (&args.token, &args.name) {
+        (Some(token), _) => token.clone(),
+        (None, Some(name)) => {
+            let cookie = Cookie::from(cookie(&args.cookie)?);
+            let ttl = Duration::from_secs(60);
+            ractor_grpc::mint_token(&cookie, name, TokenScope::Inspect, ttl)?
+        }
+        (None, None) => return Err("no token: pass --token, or --name and a cookie".into()),
+    };
+    let bearer = MetadataValue::try_from(format!("Bearer {token}"))?;
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let channel = Endpoint::from_shared(format!("http://{}", args.addr))?
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .connect()
+        .await
+        .map_err(|e| format!("cannot reach {}: {}", args.addr, with_causes(&e)))?;
+    let mut client = ClusterNodeClient::new(channel);
+    let lines: Vec<String> = match args.listing {
+        Listing::Groups => {
+            let asked = authorized(pb::ListGroupsRequest {}, &bearer);
+            let groups = client.list_groups(asked).await?;
+            groups
+                .into_inner()
+                .groups
+                .iter()
+                .map(inspect::group_line)
+                .collect()
+        }
+        Listing::Peers => {
+            let asked = authorized(pb::ListPeersRequest {}, &bearer);
+            let peers = client.list_peers(asked).await?;
+            peers
+                .into_inner()
+                .peers
+                .iter()
+                .map(inspect::peer_line)
+                .collect()
+        }
+    };
+    if lines.is_empty() {
+        let none = match args.listing {
+            Listing::Groups => "groups",
+            Listing::Peers => "peers",
+        };
+        eprintln!("[inspect] {} has no {none}", args.addr);
+    }
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// `error` and its causes, joined with `: ` (tonic's transport error says
+/// only "transport error" and keeps what happened in its source).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
+/// `message` with an `authorization` header.
+fn authorized<T>(message: T, bearer: &MetadataValue<Ascii>) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", bearer.clone());
+    request
 }
 
 async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod netns;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
@@ -10,11 +12,58 @@ use std::{
     time::{Duration, Instant},
 };
 
+use integration::inspect;
+use netns::NetLab;
 use ractor_grpc::{
     Cookie, TokenScope,
     pb::{self, cluster_node_client::ClusterNodeClient},
 };
 use tonic::{Request, metadata::MetadataValue};
+
+/// The `node` binary.
+const NODE: &str = env!("CARGO_BIN_EXE_node");
+
+/// `node` flags for a quick reconnect (after 100 ms, backing off to 500 ms)
+/// and a member in pg group `workers`.
+pub const FAST_RECONNECT: [&str; 6] = [
+    "--reconnect-initial-ms",
+    "100",
+    "--reconnect-max-ms",
+    "500",
+    "--join",
+    "workers",
+];
+
+/// [`FAST_RECONNECT`] and a fast liveness check: heartbeat every 250 ms,
+/// down after 1 s of silence, handshakes within 1 s.
+pub fn fast_liveness() -> Vec<&'static str> {
+    let heartbeat = [
+        "--heartbeat-interval-ms",
+        "250",
+        "--heartbeat-timeout-ms",
+        "1000",
+        "--handshake-timeout-ms",
+        "1000",
+    ];
+    [&heartbeat[..], &FAST_RECONNECT].concat()
+}
+
+/// How soon a silent peer must be declared down under [`fast_liveness`]:
+/// the heartbeat timeout plus a second.
+pub const FAST_DETECTION_BOUND: Duration = Duration::from_millis(1000 + 1000);
+
+/// A ListGroups view holding only group `workers`, with members on `nodes`
+/// (given sorted).
+pub fn workers(nodes: &[&str]) -> Vec<(String, Vec<String>)> {
+    let nodes = nodes.iter().map(|&n| n.to_owned()).collect();
+    vec![("workers".to_owned(), nodes)]
+}
+
+/// `times` sorted, in whole milliseconds, to print.
+pub fn sorted_ms(times: &mut [Duration]) -> Vec<u128> {
+    times.sort();
+    times.iter().map(Duration::as_millis).collect()
+}
 
 /// A `node` process; killed when dropped.
 pub struct NodeProcess {
@@ -22,15 +71,35 @@ pub struct NodeProcess {
     pub addr: String,
     /// The cookie it runs with, if this side knows it (to mint tokens).
     cookie: Option<String>,
+    /// The network namespace it runs in, if not the test's.
+    netns: Option<String>,
     child: Child,
     lines: mpsc::Receiver<String>,
+    /// The stdout lines read so far, for failure messages.
+    seen: Vec<String>,
 }
 
 impl NodeProcess {
     /// Starts `node --name NAME --cookie COOKIE EXTRA...` and waits (at most
     /// 20 s) for its `listening on` line.
     pub fn start(name: &str, cookie: &str, extra: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_node"));
+        Self::start_with(Command::new(NODE), name, cookie, extra)
+    }
+
+    /// As [`start`](Self::start), on host `name` of `lab` (in its network
+    /// namespace, listening on its address unless `extra` says otherwise).
+    pub fn start_in(lab: &NetLab, name: &str, cookie: &str, extra: &[&str]) -> Self {
+        let host = lab.host(name);
+        let listen = format!("{}:0", host.ip);
+        let extra = [&["--listen", &listen][..], extra].concat();
+        let mut node = Self::start_with(lab.command(name, NODE), name, cookie, &extra);
+        node.netns = Some(host.netns.clone());
+        node
+    }
+
+    /// `command` (the `node` binary, maybe behind a wrapper) with
+    /// `--name NAME --cookie COOKIE EXTRA...`, launched.
+    fn start_with(mut command: Command, name: &str, cookie: &str, extra: &[&str]) -> Self {
         command
             .args(["--name", name, "--cookie", cookie])
             .args(extra);
@@ -61,8 +130,10 @@ impl NodeProcess {
             name: name.to_owned(),
             addr: String::new(),
             cookie: None,
+            netns: None,
             child,
             lines,
+            seen: Vec::new(),
         };
         let line = node.wait_line(Duration::from_secs(20), "listening on");
         node.addr = line.rsplit(' ').next().expect("address").to_owned();
@@ -75,11 +146,25 @@ impl NodeProcess {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("{}: no line with {needle:?} within {within:?}", self.name),
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "{}: no line with {needle:?} within {within:?}; its lines so far: {:#?}",
+                    self.name, self.seen
+                ),
             }
         }
+    }
+
+    /// The stdout lines printed since the last wait, without waiting.
+    pub fn take_lines(&mut self) -> Vec<String> {
+        let lines: Vec<String> = self.lines.try_iter().collect();
+        self.seen.extend(lines.iter().cloned());
+        lines
     }
 
     /// Sends SIGTERM and waits (bounded) for a clean exit.
@@ -134,8 +219,9 @@ impl NodeProcess {
         request
     }
 
-    /// The node's ListPeers answer.
+    /// The node's ListPeers answer (from the test's namespace only).
     pub async fn list_peers(&self) -> Vec<pb::PeerInfo> {
+        assert!(self.netns.is_none(), "{}: out of reach", self.name);
         let mut client = ClusterNodeClient::connect(format!("http://{}", self.addr))
             .await
             .expect("grpc connect");
@@ -148,7 +234,12 @@ impl NodeProcess {
     }
 
     /// The node's ListGroups answer: (group, sorted member node names) pairs.
+    /// A node in a namespace of its own is asked from inside it, by
+    /// `node inspect`.
     pub async fn list_groups(&self) -> Vec<(String, Vec<String>)> {
+        if let Some(netns) = &self.netns {
+            return self.inspect_groups(netns).await;
+        }
         let mut client = ClusterNodeClient::connect(format!("http://{}", self.addr))
             .await
             .expect("grpc connect");
@@ -165,6 +256,36 @@ impl NodeProcess {
                 nodes.sort();
                 (g.group, nodes)
             })
+            .collect()
+    }
+
+    /// Runs `node inspect ADDR groups` in `netns` and reads its lines.
+    async fn inspect_groups(&self, netns: &str) -> Vec<(String, Vec<String>)> {
+        let cookie = self.cookie.as_deref().expect("started with a known cookie");
+        let out = tokio::process::Command::new("ip")
+            .args([
+                "netns", "exec", netns, NODE, "inspect", &self.addr, "groups",
+            ])
+            .args(["--name", &self.name, "--timeout-ms", "5000"])
+            .env("RACTOR_GRPC_COOKIE", cookie)
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(10), out)
+            .await
+            .unwrap_or_else(|_| panic!("{}: node inspect did not end within 10 s", self.name))
+            .expect("node inspect starts");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: node inspect failed ({}): {}{stdout}",
+            self.name,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+            .lines()
+            .map(|l| inspect::parse_group_line(l).unwrap_or_else(|| panic!("not a group: {l:?}")))
             .collect()
     }
 
