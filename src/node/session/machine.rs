@@ -425,7 +425,11 @@ impl SessionMachine {
             let reason = DisconnectReason::local(DisconnectCause::HeartbeatTimeout, detail);
             return self.close(reason, out);
         }
-        if l.next_ping.is_none_or(|due| now >= due) {
+        // Ticks come at a fixed period and are handled a little late or
+        // early: ping at the tick nearest the due time, so a Ping is never
+        // a whole tick late (nor skipped) for a few microseconds.
+        let slack = l.heartbeat.tick() / 2;
+        if l.next_ping.is_none_or(|due| now + slack >= due) {
             l.seq += 1;
             l.outstanding = Some((l.seq, now));
             l.next_ping = now.checked_add(l.heartbeat.interval);

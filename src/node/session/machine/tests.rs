@@ -862,6 +862,31 @@ fn a_ping_goes_out_each_interval_and_its_pong_measures_the_round_trip() {
 }
 
 #[test]
+fn a_tick_a_little_early_still_sends_the_ping_due() {
+    let mut pair = ready_pair();
+    let tick_period = HEARTBEAT.tick();
+    // The first tick is handled 5 ms late, so the next Ping is due 5 ms
+    // after the next tick.
+    pair.dialer.now += ms(5);
+    tick(&mut pair.dialer);
+    assert_eq!(pair.dialer.outbox.drain(..).collect::<Vec<_>>(), [ping(1)]);
+    pair.dialer.feed(vec![pong(1)]);
+    let mut sent = 1;
+    for _ in 0..8 {
+        pair.dialer.now += tick_period;
+        tick(&mut pair.dialer);
+        let pings: Vec<_> = pair.dialer.outbox.drain(..).collect();
+        sent += pings.len() as u64;
+        // The peer answers, so it stays alive.
+        pair.dialer.feed(vec![pong(sent)]);
+    }
+    // Nine ticks of 750 ms span 6.75 s: a Ping each interval (1 s), rounded
+    // to the nearest tick, is one every tick here; skipping the ticks that
+    // come a hair early would send only every other one.
+    assert!(sent >= 7, "{sent} Pings in nine ticks");
+}
+
+#[test]
 fn a_pong_that_answers_no_ping_in_flight_is_ignored() {
     let mut pair = ready_pair();
     pair.dialer.feed(vec![pong(7)]);
