@@ -34,3 +34,39 @@ fn a_mac_verifies_only_for_its_domain_and_cookie() {
     assert!(!check(&Cookie::from("other"), Domain::AcceptorProof));
     assert!(!CookieMac::new(&cookie, Domain::AcceptorProof).verify(&tag[..MAC_LEN - 1]));
 }
+
+/// The handshake test vector at the top of `cluster.proto`: the proofs this
+/// code computes for its inputs are the ones written there, so the document
+/// and the code cannot drift apart.
+#[test]
+fn the_documented_test_vector() {
+    const PROTO: &str = include_str!("../../../proto/ractor_grpc/v1/cluster.proto");
+    let cookie = Cookie::from("ractor-grpc test vector cookie");
+    let dialer_nonce: Vec<u8> = (0u8..32).collect();
+    let acceptor_nonce: Vec<u8> = (32u8..64).collect();
+    let transcript = Transcript {
+        dialer_name: "node-a",
+        acceptor_name: "node-b",
+        dialer_nonce: &dialer_nonce,
+        acceptor_nonce: &acceptor_nonce,
+        dialer_versions: (1, 2),
+        version: 2,
+        dialer_incarnation: 0x0102_0304_0506_0708,
+        acceptor_incarnation: 0x1112_1314_1516_1718,
+        dialer_listen_addr: "127.0.0.1:4000",
+        acceptor_listen_addr: "127.0.0.1:4001",
+    };
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    for (role, line) in [
+        (Role::Dialer, "dialer proof    "),
+        (Role::Acceptor, "acceptor proof  "),
+    ] {
+        let proof = prove(&cookie, role, &transcript);
+        let documented = format!("//   {line}{}", hex(&proof));
+        assert!(
+            PROTO.contains(&documented),
+            "cluster.proto lacks the line {documented:?}"
+        );
+        assert!(verify(&cookie, role, &transcript, &proof));
+    }
+}
