@@ -9,7 +9,7 @@ use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash};
 
-use super::{Wire, WireError};
+use super::{TypeExpr, Wire, WireError};
 
 /// Most bytes a decoder reserves ahead of the elements it has decoded, so a
 /// small payload claiming many large elements cannot reserve much memory.
@@ -104,7 +104,7 @@ fn prealloc<T>(count: usize) -> usize {
 
 /// Fixed-width integers: big-endian two's complement.
 macro_rules! wire_int {
-    ($($t:ty),* $(,)?) => {$(
+    ($($t:ty => $expr:expr),* $(,)?) => {$(
         impl Wire for $t {
             fn encode(&self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_be_bytes());
@@ -113,11 +113,26 @@ macro_rules! wire_int {
             fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
                 take_array(input, stringify!($t)).map(Self::from_be_bytes)
             }
+
+            fn type_expr() -> TypeExpr {
+                $expr
+            }
         }
     )*};
 }
 
-wire_int!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128);
+wire_int!(
+    u8 => TypeExpr::U8,
+    u16 => TypeExpr::U16,
+    u32 => TypeExpr::U32,
+    u64 => TypeExpr::U64,
+    u128 => TypeExpr::U128,
+    i8 => TypeExpr::I8,
+    i16 => TypeExpr::I16,
+    i32 => TypeExpr::I32,
+    i64 => TypeExpr::I64,
+    i128 => TypeExpr::I128,
+);
 
 // `usize`/`isize` travel as 64 bits so both ends agree whatever their
 // platforms; a value the receiving platform cannot hold is invalid.
@@ -132,6 +147,10 @@ impl Wire for usize {
         Self::try_from(value)
             .map_err(|_| invalid("usize", format!("{value} does not fit this platform")))
     }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::U64
+    }
 }
 
 impl Wire for isize {
@@ -144,6 +163,10 @@ impl Wire for isize {
         Self::try_from(value)
             .map_err(|_| invalid("isize", format!("{value} does not fit this platform")))
     }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::I64
+    }
 }
 
 // Floats: the IEEE-754 bits, big-endian, so NaN payloads survive.
@@ -155,6 +178,10 @@ impl Wire for f32 {
     fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
         take_array(input, "f32").map(|b| Self::from_bits(u32::from_be_bytes(b)))
     }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::F32
+    }
 }
 
 impl Wire for f64 {
@@ -164,6 +191,10 @@ impl Wire for f64 {
 
     fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
         take_array(input, "f64").map(|b| Self::from_bits(u64::from_be_bytes(b)))
+    }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::F64
     }
 }
 
@@ -182,6 +213,10 @@ impl Wire for bool {
             )),
         }
     }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::Bool
+    }
 }
 
 impl Wire for char {
@@ -193,6 +228,10 @@ impl Wire for char {
         let value = take_array(input, "char").map(u32::from_be_bytes)?;
         Self::from_u32(value)
             .ok_or_else(|| invalid("char", format!("{value:#x} is not a Unicode scalar value")))
+    }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::Char
     }
 }
 
@@ -209,6 +248,10 @@ impl Wire for String {
             Ok(s) => Ok(s.to_owned()),
             Err(e) => Err(invalid("string", e.to_string())),
         }
+    }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::String
     }
 }
 
@@ -241,6 +284,14 @@ impl<T: Wire + 'static> Wire for Vec<T> {
         }
         Ok(items)
     }
+
+    fn type_expr() -> TypeExpr {
+        if TypeId::of::<T>() == TypeId::of::<u8>() {
+            TypeExpr::Bytes
+        } else {
+            TypeExpr::List(Box::new(T::type_expr()))
+        }
+    }
 }
 
 /// Fixed-size arrays: the `N` elements, no count (both ends know `N`).
@@ -257,6 +308,10 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
             items.push(T::decode(input)?);
         }
         Self::try_from(items).map_err(|_| invalid("array", "wrong element count"))
+    }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::Array(Box::new(T::type_expr()), N)
     }
 }
 
@@ -281,6 +336,10 @@ impl<T: Wire> Wire for Option<T> {
             )),
         }
     }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::Option(Box::new(T::type_expr()))
+    }
 }
 
 impl<T: Wire> Wire for Box<T> {
@@ -291,6 +350,10 @@ impl<T: Wire> Wire for Box<T> {
     fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
         T::decode(input).map(Self::new)
     }
+
+    fn type_expr() -> TypeExpr {
+        T::type_expr()
+    }
 }
 
 impl Wire for () {
@@ -298,6 +361,10 @@ impl Wire for () {
 
     fn decode(_input: &mut &[u8]) -> Result<Self, WireError> {
         Ok(())
+    }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::Unit
     }
 }
 
@@ -313,6 +380,10 @@ macro_rules! wire_tuple {
 
             fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
                 Ok(($($name::decode(input)?,)+))
+            }
+
+            fn type_expr() -> TypeExpr {
+                TypeExpr::Tuple(vec![$($name::type_expr()),+])
             }
         }
     };
@@ -372,6 +443,10 @@ where
         decode_entries(input, count, |k, v| map.insert(k, v).is_some())?;
         Ok(map)
     }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::Map(Box::new(K::type_expr()), Box::new(V::type_expr()))
+    }
 }
 
 impl<K: Wire + Ord, V: Wire> Wire for BTreeMap<K, V> {
@@ -384,5 +459,9 @@ impl<K: Wire + Ord, V: Wire> Wire for BTreeMap<K, V> {
         let mut map = Self::new();
         decode_entries(input, count, |k, v| map.insert(k, v).is_some())?;
         Ok(map)
+    }
+
+    fn type_expr() -> TypeExpr {
+        TypeExpr::Map(Box::new(K::type_expr()), Box::new(V::type_expr()))
     }
 }

@@ -64,6 +64,14 @@ macro_rules! derive_serialization_for_prost_type {
                     }
                 })
             }
+
+            fn type_expr() -> $crate::wire::TypeExpr {
+                // The Rust type as named here: a protobuf full name when
+                // the macro is given a path that spells it.
+                $crate::wire::TypeExpr::Proto(
+                    ::std::string::ToString::to_string(::core::stringify!($ty)).replace("::", "."),
+                )
+            }
         }
     )+};
 }

@@ -11,11 +11,14 @@
 
 mod impls;
 mod macros;
+mod schema;
 
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
+
+pub use schema::{TypeExpr, TypeExprError};
 
 /// A type that can travel as a remote message argument or call reply.
 ///
@@ -35,6 +38,12 @@ pub trait Wire: Sized {
     /// # Errors
     /// [`WireError`] when `input` is truncated or not a valid encoding.
     fn decode(input: &mut &[u8]) -> Result<Self, WireError>;
+
+    /// The value's shape as a [`TypeExpr`], for peers and tools in other
+    /// languages. `opaque` unless the type says more.
+    fn type_expr() -> TypeExpr {
+        TypeExpr::Opaque
+    }
 }
 
 /// Why bytes could not be decoded.

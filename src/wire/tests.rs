@@ -606,3 +606,19 @@ mod serde_types {
         assert!(is_invalid(from_bytes::<BadKeys>(&bytes)));
     }
 }
+
+#[test]
+fn opted_in_types_describe_themselves() {
+    use crate::wire::TypeExpr;
+    // A prost type is named as the macro was given it, path dots and all.
+    assert_eq!(
+        <prost_types::Timestamp as Wire>::type_expr(),
+        TypeExpr::Proto("prost_types.Timestamp".into())
+    );
+    // BytesConvertable types are bytes only their two Rust ends read.
+    assert_eq!(<Celsius as Wire>::type_expr(), TypeExpr::Opaque);
+    assert_eq!(
+        <Vec<Option<Celsius>> as Wire>::type_expr().to_string(),
+        "list<option<opaque>>"
+    );
+}
