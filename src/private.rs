@@ -2,7 +2,11 @@
 //! macros. Not public API: it may change in any release.
 
 pub use crate::remote_actor::{bytes_to_typed_port, decode_failed, typed_to_bytes_port};
-pub use crate::wire::{Wire, WireError, from_bytes, to_bytes};
+pub use crate::wire::{
+    ArgSchema, Describe, DescribedType, MessageSchema, TypeExpr, VariantSchema, Wire, WireError,
+    from_bytes, to_bytes,
+};
+pub use inventory;
 pub use prost;
 pub use ractor;
 #[cfg(feature = "serde")]

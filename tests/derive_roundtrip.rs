@@ -565,3 +565,83 @@ async fn derived_message_works_for_a_local_actor() {
     actor.stop(None);
     handle.await.expect("actor ends");
 }
+
+// ------------------------------------------------------------ descriptions
+
+/// A variant's shape as text: `name(args) -> reply`, arguments named when
+/// the variant names them.
+fn shape(v: &ractor_grpc::wire::VariantSchema) -> String {
+    let args: Vec<String> = v
+        .args
+        .iter()
+        .map(|a| match &a.name {
+            Some(n) => format!("{n}: {}", a.ty),
+            None => a.ty.to_string(),
+        })
+        .collect();
+    match &v.reply {
+        Some(r) => format!("{}({}) -> {r}", v.name, args.join(", ")),
+        None => format!("{}({})", v.name, args.join(", ")),
+    }
+}
+
+fn shapes<M: ractor_grpc::wire::Describe>() -> (String, Vec<String>) {
+    let schema = M::message_schema();
+    (
+        schema.type_name.clone(),
+        schema.variants.iter().map(shape).collect(),
+    )
+}
+
+#[test]
+fn a_message_type_describes_its_variants_arguments_and_replies() {
+    assert_eq!(
+        shapes::<MyBasicMessageType>(),
+        (
+            "MyBasicMessageType".to_owned(),
+            vec![
+                "Cast1(string, u64)".to_owned(),
+                "Call1(u8, i64) -> list<string>".to_owned()
+            ]
+        )
+    );
+    assert_eq!(
+        shapes::<Shapes>().1,
+        [
+            "Unit()",
+            "Empty()",
+            "Named(name: string, count: u32)",
+            "Lookup(key: string, limit: u16) -> option<u64>",
+            "Ping() -> bool",
+        ]
+    );
+    assert_eq!(
+        shapes::<Generic<Vec<u8>>>().1,
+        ["Put(bytes)", "Get() -> option<bytes>"]
+    );
+    assert!(shapes::<Empty>().1.is_empty());
+}
+
+#[tokio::test]
+async fn an_actor_is_described_through_its_cell_and_generic_types_once_registered() {
+    use ractor_grpc::wire::{register_schema, schema_for};
+
+    // Non-generic types are in the directory without anyone asking.
+    let (actor, handle) = Actor::spawn(None, Recorder, ()).await.expect("spawn");
+    let schema = schema_for(actor.get_cell().get_type_id()).expect("described");
+    assert_eq!(schema.type_name, "MyBasicMessageType");
+    assert!(schema.variant("Call1").is_some_and(|v| v.is_call()));
+    assert!(schema.variant("Cast1").is_some_and(|v| !v.is_call()));
+    assert!(schema.variant("Missing").is_none());
+    actor.stop(None);
+    handle.await.expect("stopped");
+
+    // A generic instantiation is not, until registered.
+    let id = std::any::TypeId::of::<Generic<u32>>();
+    assert!(schema_for(id).is_none());
+    register_schema::<Generic<u32>>();
+    let schema = schema_for(id).expect("registered");
+    assert_eq!(schema.variants[0].args[0].ty.to_string(), "u32");
+    // A type that is not a cluster message is not described.
+    assert!(schema_for(std::any::TypeId::of::<Local>()).is_none());
+}

@@ -32,7 +32,10 @@ pub(crate) fn cluster_message(m: &ClusterMessage) -> TokenStream {
     let ident = &m.ident;
     let serialize = serialize(m);
     let deserialize = deserialize(m);
+    let describe = describe(m);
     quote! {
+        #describe
+
         #[automatically_derived]
         impl #impl_generics ::ractor_grpc::__private::ractor::Message for #ident #ty_generics #where_clause {
             fn serializable() -> ::core::primitive::bool {
@@ -54,6 +57,60 @@ pub(crate) fn cluster_message(m: &ClusterMessage) -> TokenStream {
                 #deserialize
             }
         }
+    }
+}
+
+/// `impl Describe`, and for a non-generic type its entry in the directory
+/// of described message types.
+fn describe(m: &ClusterMessage) -> TokenStream {
+    let generics = bounded(
+        &m.generics,
+        &quote!(::ractor_grpc::__private::Wire + 'static),
+    );
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let ident = &m.ident;
+    let type_name = ident.unraw().to_string();
+    let variants = m.variants.iter().map(|v| {
+        let tag = &v.tag;
+        let args = v.args().map(|(_, f)| {
+            let ty = &f.ty;
+            let name = match &f.name {
+                Some(n) => {
+                    let n = n.unraw().to_string();
+                    quote!(::core::option::Option::Some(#n))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(::ractor_grpc::__private::ArgSchema::new(
+                #name,
+                <#ty as ::ractor_grpc::__private::Wire>::type_expr(),
+            ))
+        });
+        let args = quote!(::std::vec![#(#args),*]);
+        match &v.kind {
+            Kind::Cast => quote!(::ractor_grpc::__private::VariantSchema::cast(#tag, #args)),
+            Kind::Call { reply, .. } => quote!(::ractor_grpc::__private::VariantSchema::call(
+                #tag,
+                #args,
+                <#reply as ::ractor_grpc::__private::Wire>::type_expr(),
+            )),
+        }
+    });
+    let register = m.generics.params.is_empty().then(|| {
+        quote! {
+            ::ractor_grpc::__private::inventory::submit! {
+                ::ractor_grpc::__private::DescribedType::of::<#ident>()
+            }
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::ractor_grpc::__private::Describe for #ident #ty_generics #where_clause {
+            fn message_schema() -> ::ractor_grpc::__private::MessageSchema {
+                ::ractor_grpc::__private::MessageSchema::new(#type_name, ::std::vec![#(#variants),*])
+            }
+        }
+        #register
     }
 }
 

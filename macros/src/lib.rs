@@ -50,6 +50,15 @@ pub fn derive_ractor_message(input: TokenStream) -> TokenStream {
 /// `ractor_grpc`'s error reporting and refused with `BoxedDowncastErr`; a
 /// refused call's reply port is dropped, so the caller hears at once.
 ///
+/// # Description
+///
+/// The enum also implements `ractor_grpc::wire::Describe`: its name and, for
+/// every variant, cast or call, the arguments' type expressions (named in a
+/// struct variant) and the reply's. A non-generic enum is entered in the
+/// process-wide directory (`ractor_grpc::wire::schema_for`, keyed by the
+/// `TypeId` an actor's cell reports) at link time; a generic one once per
+/// instantiation with `ractor_grpc::wire::register_schema`.
+///
 /// ```ignore
 /// use ractor::RpcReplyPort;
 /// use ractor_grpc::RactorClusterMessage;

@@ -9,6 +9,7 @@
 //!
 //! Decoding never panics: malformed input is a [`WireError`].
 
+mod describe;
 mod impls;
 mod macros;
 mod schema;
@@ -18,6 +19,9 @@ mod tests;
 
 use std::fmt;
 
+pub use describe::{
+    ArgSchema, Describe, DescribedType, MessageSchema, VariantSchema, register_schema, schema_for,
+};
 pub use schema::{TypeExpr, TypeExprError};
 
 /// A type that can travel as a remote message argument or call reply.
