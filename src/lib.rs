@@ -99,13 +99,13 @@ pub mod __private {
 pub use auth::{Cookie, MAX_TOKEN_TTL, MintError, TokenScope, UnknownTokenScope, mint_token};
 pub use counters::{RoundTrip, SessionCounters};
 pub use node::{
-    AdvertiseFilter, ConnectError, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SHUTDOWN_GRACE, GroupInfo, GroupMember, HandshakeLimits,
-    HeartbeatConfig, LocalActorInfo, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer,
-    NodeServerMessage, NodeServerState, ReconnectConfig, SessionId, SessionInfo, SessionState,
-    TargetInfo, TargetState, client_connect, client_connect_enc, connect, connect_enc, disconnect,
-    keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info, subscribe,
-    unsubscribe,
+    ActorDescription, ActorTarget, AdvertiseFilter, ConnectError, ConnectionMode,
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SHUTDOWN_GRACE, GroupInfo,
+    GroupMember, HandshakeLimits, HeartbeatConfig, LocalActorInfo, NodeConfig,
+    NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage, NodeServerState,
+    ReconnectConfig, SessionId, SessionInfo, SessionState, TargetInfo, TargetState, client_connect,
+    client_connect_enc, connect, connect_enc, describe_actor, disconnect, keep_connected,
+    list_actors, list_groups, list_sessions, list_targets, node_info, subscribe, unsubscribe,
 };
 pub use ractor_grpc_derive::{RactorClusterMessage, RactorMessage};
 pub use reason::{DisconnectCause, DisconnectReason};

@@ -61,7 +61,7 @@ const MAX_AUTHORIZATION_LEN: usize = MAX_TOKEN_LEN + 16;
 ///
 /// | RPC of `ractor_grpc.v1.ClusterNode`            | scope needed |
 /// |-----------------------------------------------|--------------|
-/// | `GetNodeInfo`, `ListPeers`, `ListActors`, `ListGroups` | `inspect` |
+/// | `GetNodeInfo`, `ListPeers`, `ListActors`, `ListGroups`, `DescribeActor` | `inspect` |
 /// | any other unary RPC (the coming `Cast`, `Call`) | `all`        |
 /// | `Session` (has its own cookie handshake)       | none         |
 ///

@@ -6,7 +6,7 @@ use super::{
     connect::ConnectError,
     events::NodeEventSubscription,
     info::{NodeInfo, SessionInfo},
-    introspect::{GroupInfo, LocalActorInfo},
+    introspect::{ActorDescription, ActorTarget, GroupInfo, LocalActorInfo},
     messages::NodeServerMessage,
     redial::TargetInfo,
 };
@@ -209,6 +209,23 @@ pub async fn disconnect(
 ) -> Result<bool, NodeStopped> {
     let peer = peer.to_owned();
     ask(node, |reply| NodeServerMessage::Disconnect { peer, reply }).await
+}
+
+/// The advertised local actor `target` names, with its message type's
+/// description (`None` inside when the type does not describe itself).
+/// `Ok(None)` when this node advertises no such actor.
+///
+/// # Errors
+/// [`NodeStopped`] if the node server is not running.
+pub async fn describe_actor(
+    node: &ActorRef<NodeServerMessage>,
+    target: ActorTarget,
+) -> Result<Option<ActorDescription>, NodeStopped> {
+    ask(node, |reply| NodeServerMessage::DescribeActor {
+        target,
+        reply,
+    })
+    .await
 }
 
 /// The local actors this node advertises to its peers, by pid.

@@ -5,7 +5,11 @@ use std::collections::HashMap;
 
 use ractor::ActorId;
 
-use crate::{pb, registry::Adverts};
+use crate::{
+    pb,
+    registry::Adverts,
+    wire::{MessageSchema, schema_for},
+};
 
 /// A local actor this node advertises.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +20,27 @@ pub struct LocalActorInfo {
     pub name: Option<String>,
     /// The (scope, group) pairs it belongs to.
     pub groups: Vec<(String, String)>,
+    /// Its message type's name, if the type describes itself.
+    pub message_type: Option<String>,
+}
+
+/// Which local actor to describe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorTarget {
+    /// By its local id.
+    Pid(u64),
+    /// By its registered name.
+    Name(String),
+}
+
+/// A local actor and the shape of the messages it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorDescription {
+    /// The actor.
+    pub actor: LocalActorInfo,
+    /// Its message type's description; `None` if the type does not describe
+    /// itself.
+    pub message: Option<MessageSchema>,
 }
 
 /// A pg group and its members as this node sees them.
@@ -60,9 +85,21 @@ pub(crate) fn local_actors(adverts: &Adverts) -> Vec<LocalActorInfo> {
                 pid,
                 name: cell.get_name(),
                 groups: g,
+                message_type: schema_for(cell.get_type_id()).map(|s| s.type_name),
             }
         })
         .collect()
+}
+
+/// The advertised local actor `target` names, described.
+pub(crate) fn describe(adverts: &Adverts, target: &ActorTarget) -> Option<ActorDescription> {
+    let (pid, cell) = adverts.all().into_iter().find(|(pid, cell)| match target {
+        ActorTarget::Pid(p) => pid == p,
+        ActorTarget::Name(n) => cell.get_name().as_deref() == Some(n.as_str()),
+    })?;
+    let message = schema_for(cell.get_type_id());
+    let actor = local_actors(adverts).into_iter().find(|a| a.pid == pid)?;
+    Some(ActorDescription { actor, message })
 }
 
 /// `owners` maps this node's proxies to (peer, pid); proxies of other node
@@ -116,6 +153,39 @@ impl LocalActorInfo {
                     group: group.clone(),
                 })
                 .collect(),
+            message_type: self.message_type.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl ActorDescription {
+    pub(crate) fn to_pb(&self) -> pb::ActorDescription {
+        pb::ActorDescription {
+            actor: Some(self.actor.to_pb()),
+            message: self.message.as_ref().map(|m| pb::MessageDescription {
+                type_name: m.type_name.clone(),
+                variants: m
+                    .variants
+                    .iter()
+                    .map(|v| pb::VariantDescription {
+                        name: v.name.clone(),
+                        call: v.is_call(),
+                        args: v
+                            .args
+                            .iter()
+                            .map(|a| pb::ArgumentDescription {
+                                name: a.name.clone().unwrap_or_default(),
+                                r#type: a.ty.to_string(),
+                            })
+                            .collect(),
+                        reply: v
+                            .reply
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                    })
+                    .collect(),
+            }),
         }
     }
 }

@@ -13,7 +13,7 @@ use super::{
     connect::ConnectError,
     events::NodeEventSubscription,
     info::{NodeInfo, SessionId, SessionInfo},
-    introspect::{GroupInfo, LocalActorInfo},
+    introspect::{ActorDescription, ActorTarget, GroupInfo, LocalActorInfo},
     redial::TargetInfo,
 };
 use crate::{
@@ -77,6 +77,13 @@ pub enum NodeServerMessage {
     WhereIs(Lookup),
     /// The local actors this node advertises, with their groups.
     ListActors(RpcReplyPort<Vec<LocalActorInfo>>),
+    /// One advertised local actor, described.
+    DescribeActor {
+        /// Which one.
+        target: ActorTarget,
+        /// The answer; `None` if no advertised actor matches.
+        reply: RpcReplyPort<Option<ActorDescription>>,
+    },
     /// Every pg group with members known to this node (local and proxies).
     ListGroups(RpcReplyPort<Vec<GroupInfo>>),
     /// Traffic between the node server, its sessions and its gRPC service.
@@ -103,6 +110,7 @@ impl std::fmt::Debug for NodeServerMessage {
             Self::Disconnect { .. } => "Disconnect",
             Self::WhereIs(_) => "WhereIs",
             Self::ListActors(_) => "ListActors",
+            Self::DescribeActor { .. } => "DescribeActor",
             Self::ListGroups(_) => "ListGroups",
             Self::Internal(_) => "Internal",
         };

@@ -31,8 +31,9 @@ mod table;
 mod waiters;
 
 pub use api::{
-    client_connect, client_connect_enc, connect, connect_enc, disconnect, keep_connected,
-    list_actors, list_groups, list_sessions, list_targets, node_info, subscribe, unsubscribe,
+    client_connect, client_connect_enc, connect, connect_enc, describe_actor, disconnect,
+    keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info, subscribe,
+    unsubscribe,
 };
 pub use config::{
     AdvertiseFilter, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE,
@@ -41,7 +42,7 @@ pub use config::{
 pub use connect::ConnectError;
 pub use events::NodeEventSubscription;
 pub use info::{NodeInfo, SessionId, SessionInfo, SessionState};
-pub use introspect::{GroupInfo, GroupMember, LocalActorInfo};
+pub use introspect::{ActorDescription, ActorTarget, GroupInfo, GroupMember, LocalActorInfo};
 pub(crate) use messages::InternalMsg;
 pub use messages::NodeServerMessage;
 pub use redial::{TargetInfo, TargetState};

@@ -183,6 +183,9 @@ impl Actor for NodeServer {
                 let found = state.table.where_is(lookup.peer.as_deref(), &lookup.name);
                 let _ = lookup.reply.send(found);
             }
+            NodeServerMessage::DescribeActor { target, reply } => {
+                let _ = reply.send(introspect::describe(&state.adverts, &target));
+            }
             NodeServerMessage::ListActors(reply) => {
                 let _ = reply.send(introspect::local_actors(&state.adverts));
             }

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::admission::Admission;
 use crate::{
-    node::{InternalMsg, NodeServerMessage},
+    node::{ActorTarget, InternalMsg, NodeServerMessage},
     pb::{self, cluster_node_server::ClusterNode},
     reply::{NodeStopped, ask},
     transport::{ResponseFrames, SessionStream},
@@ -84,6 +84,36 @@ impl ClusterNode for ClusterNodeService {
         Ok(Response::new(pb::ListActorsResponse {
             actors: actors.iter().map(|a| a.to_pb()).collect(),
         }))
+    }
+
+    async fn describe_actor(
+        &self,
+        request: Request<pb::DescribeActorRequest>,
+    ) -> Result<Response<pb::ActorDescription>, Status> {
+        use pb::describe_actor_request::Target;
+        let target = match request.into_inner().target {
+            Some(Target::Pid(pid)) => ActorTarget::Pid(pid),
+            Some(Target::Name(name)) => ActorTarget::Name(name),
+            None => {
+                return Err(Status::invalid_argument(
+                    "name the actor: set `pid` or `name`",
+                ));
+            }
+        };
+        let wanted = match &target {
+            ActorTarget::Pid(pid) => format!("pid {pid}"),
+            ActorTarget::Name(name) => format!("name {name:?}"),
+        };
+        let description = ask(&self.node, |reply| NodeServerMessage::DescribeActor {
+            target,
+            reply,
+        })
+        .await?;
+        description
+            .map(|d| Response::new(d.to_pb()))
+            .ok_or_else(|| {
+                Status::not_found(format!("this node advertises no actor with {wanted}"))
+            })
     }
 
     async fn list_groups(

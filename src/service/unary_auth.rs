@@ -41,7 +41,9 @@ impl From<TokenError> for Status {
 fn required_scope(method: &str) -> Option<TokenScope> {
     match method {
         "Session" => None,
-        "GetNodeInfo" | "ListPeers" | "ListActors" | "ListGroups" => Some(TokenScope::Inspect),
+        "GetNodeInfo" | "ListPeers" | "ListActors" | "ListGroups" | "DescribeActor" => {
+            Some(TokenScope::Inspect)
+        }
         _ => Some(TokenScope::All),
     }
 }

@@ -73,6 +73,15 @@ impl ClusterNode for EchoNode {
             "the floor server only echoes Session",
         ))
     }
+
+    async fn describe_actor(
+        &self,
+        _: Request<ractor_grpc::pb::DescribeActorRequest>,
+    ) -> std::result::Result<Response<ractor_grpc::pb::ActorDescription>, Status> {
+        Err(Status::unimplemented(
+            "the floor server only echoes Session",
+        ))
+    }
 }
 
 /// The floor server: `bench:listening ADDR`, serves until exit.
