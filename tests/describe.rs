@@ -137,3 +137,14 @@ async fn describing_an_unknown_actor_or_none_is_a_readable_error() {
         .expect_err("no token");
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_learns_each_advertised_actors_message_type() {
+    let (_actor, _probe, _a, b, _proxy) = common::remote_basic("a-typed").await;
+    let found = ractor_grpc::registry::where_is_all(&b.actor, "a-typed")
+        .await
+        .expect("node running");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].peer, "node-a");
+    assert_eq!(found[0].message_type.as_deref(), Some("MyBasicMessageType"));
+}

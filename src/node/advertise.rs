@@ -15,6 +15,7 @@ use super::config::AdvertiseFilter;
 use crate::{
     pb::{self, envelope::Body},
     registry::{AdvertiseMode, Adverts, local_pid},
+    wire::schema_for,
 };
 
 /// Every local actor in some pg group, found with one pass over the groups.
@@ -53,6 +54,9 @@ fn actor_ref(pid: u64, cell: &ActorCell) -> pb::ActorRef {
     pb::ActorRef {
         pid,
         name: cell.get_name().unwrap_or_default(),
+        message_type: schema_for(cell.get_type_id())
+            .map(|s| s.type_name)
+            .unwrap_or_default(),
     }
 }
 

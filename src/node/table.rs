@@ -23,6 +23,7 @@ use crate::{
 #[derive(Debug, Clone)]
 struct Proxy {
     name: Option<String>,
+    message_type: Option<String>,
     cell: ActorCell,
 }
 
@@ -161,8 +162,20 @@ impl<H> SessionTable<H> {
         };
         for change in changes {
             match change {
-                ProxyChange::Up { pid, name, cell } => {
-                    e.proxies.insert(pid, Proxy { name, cell });
+                ProxyChange::Up {
+                    pid,
+                    name,
+                    message_type,
+                    cell,
+                } => {
+                    e.proxies.insert(
+                        pid,
+                        Proxy {
+                            name,
+                            message_type,
+                            cell,
+                        },
+                    );
                 }
                 ProxyChange::Down { pid } => {
                     e.proxies.remove(&pid);
@@ -320,6 +333,7 @@ impl<H> SessionTable<H> {
                         peer: p.clone(),
                         pid: *pid,
                         name: proxy.name.clone(),
+                        message_type: proxy.message_type.clone(),
                         cell: proxy.cell.clone(),
                     })
             })

@@ -18,6 +18,8 @@ pub struct RemoteActorInfo {
     pub pid: u64,
     /// The actor's name, if it has one.
     pub name: Option<String>,
+    /// Its message type's name, if the peer's type describes itself.
+    pub message_type: Option<String>,
     /// The proxy: turn it into `ActorRef<M>` with `ActorRef::from` to cast and call.
     pub cell: ActorCell,
 }

@@ -36,6 +36,8 @@ pub(crate) enum ProxyChange {
     Up {
         pid: u64,
         name: Option<String>,
+        /// Its message type's name, as the peer advertised it.
+        message_type: Option<String>,
         cell: ActorCell,
     },
     Down {
@@ -75,6 +77,7 @@ impl PeerMirror {
             return Some(p.get_cell());
         }
         let name = non_empty(actor.name);
+        let message_type = non_empty(actor.message_type);
         let label = format!(
             "{}@{}",
             name.clone().unwrap_or_else(|| actor.pid.to_string()),
@@ -108,6 +111,7 @@ impl PeerMirror {
                 changes.push(ProxyChange::Up {
                     pid: actor.pid,
                     name,
+                    message_type,
                     cell: cell.clone(),
                 });
                 self.proxies.insert(actor.pid, proxy);

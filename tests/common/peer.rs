@@ -345,6 +345,7 @@ pub fn spawned(pid: u64, name: &str) -> pb::Envelope {
         actor: Some(pb::ActorRef {
             pid,
             name: name.to_owned(),
+            message_type: String::new(),
         }),
     }))
 }

@@ -40,6 +40,7 @@ fn spawned(pid: u64) -> pb::Envelope {
         actor: Some(pb::ActorRef {
             pid,
             name: format!("actor-{pid}"),
+            message_type: String::new(),
         }),
     })
     .into()
