@@ -15,7 +15,7 @@ use super::{
     arbiter::Arbiter,
     config::NodeConfig,
     connect::ConnectError,
-    info::{SessionId, SessionInfo, SessionState},
+    info::{SessionId, SessionInfo},
     messages::{InternalMsg, NodeServerMessage},
     redial::{Ending, Failure, Next, Redial},
     server::{ConnectReply, Face, NodeServerState, Serve, answer},
@@ -179,11 +179,9 @@ impl NodeServerState {
     /// Dials every target whose backoff is over.
     pub(super) fn redial_due(&mut self, myself: &ActorRef<NodeServerMessage>) {
         let table = &self.table;
-        let due = self.redial.due(Instant::now(), |peer| {
-            table
-                .with_peer(peer)
-                .is_some_and(|s| s.state >= SessionState::Authenticated)
-        });
+        let due = self
+            .redial
+            .due(Instant::now(), |peer| table.authenticated_with(peer));
         for (addr, tls) in due {
             debug!(node = %self.local.name, %addr, "dialling a target again");
             self.dial(myself, addr, tls, None);
@@ -260,11 +258,7 @@ impl NodeServerState {
         reason: &DisconnectReason,
     ) {
         let failure = Failure::of_session(reason);
-        let connected = peer.is_some_and(|p| {
-            self.table
-                .with_peer(p)
-                .is_some_and(|s| s.state >= SessionState::Authenticated)
-        });
+        let connected = peer.is_some_and(|p| self.table.authenticated_with(p));
         let ending = Ending {
             id,
             peer,

@@ -245,6 +245,14 @@ impl<H> SessionTable<H> {
             .find(|i| i.peer_name.as_deref() == Some(name))
     }
 
+    /// Whether some session with the peer named `name` is authenticated (or
+    /// ready).
+    pub(crate) fn authenticated_with(&self, name: &str) -> bool {
+        self.sessions.values().any(|e| {
+            e.info.peer_name.as_deref() == Some(name) && e.info.state >= SessionState::Authenticated
+        })
+    }
+
     /// Every session with the peer named `name`, in any state, by id.
     pub(crate) fn sessions_with(&self, name: &str) -> Vec<SessionId> {
         let mut ids: Vec<SessionId> = self

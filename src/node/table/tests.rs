@@ -214,3 +214,20 @@ async fn the_directory_finds_ready_peers_proxies_by_name_in_peer_order() {
         c.stop(None);
     }
 }
+
+#[tokio::test]
+async fn a_peer_counts_as_connected_when_any_of_its_sessions_is_authenticated() {
+    let mut t = SessionTable::<u32>::default();
+    add(&mut t, 1, "b", "127.0.0.1:9", SessionState::Handshake);
+    assert!(
+        !t.authenticated_with("b"),
+        "a handshake is not a connection"
+    );
+    // A second session with the same peer, authenticated: whichever the
+    // table happens to find first, the peer is connected.
+    add(&mut t, 2, "b", "127.0.0.1:9", SessionState::Authenticated);
+    assert!(t.authenticated_with("b"));
+    assert!(!t.authenticated_with("c"));
+    t.remove(2);
+    assert!(!t.authenticated_with("b"));
+}
