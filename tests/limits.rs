@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{
     CALL_TIMEOUT, COOKIE, WAIT,
     actors::{self, MyBasicMessageType},
-    eventually, proxy,
+    advertising, eventually, proxy,
     raw::{self, RawSession},
     start_with,
 };
@@ -20,16 +20,10 @@ use tonic::Code;
 /// A node advertising actors named `<prefix>-...`, with these limits and a
 /// handshake deadline long enough that strangers stay until dropped.
 async fn node(name: &str, prefix: &str, limits: HandshakeLimits) -> common::TestNode {
-    let prefix = format!("{prefix}-");
-    start_with(
-        NodeConfig::new(name, COOKIE)
-            .with_handshake_limits(limits)
-            .with_handshake_timeout(Duration::from_secs(30))
-            .with_advertise_filter(move |cell| {
-                cell.get_name().is_some_and(|n| n.starts_with(&prefix))
-            }),
-    )
-    .await
+    let config = NodeConfig::new(name, COOKIE)
+        .with_handshake_limits(limits)
+        .with_handshake_timeout(Duration::from_secs(30));
+    start_with(advertising(config, prefix)).await
 }
 
 async fn call(remote: &ractor::ActorRef<MyBasicMessageType>) -> Vec<String> {

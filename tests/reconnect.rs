@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{
     CALL_TIMEOUT, COOKIE, Event, TestNode, WAIT,
     actors::{self, MyBasicMessageType},
-    eventually, full_mesh, proxy, start_with,
+    advertising, eventually, full_mesh, proxy, start_with,
 };
 use ractor::ActorRef;
 use ractor_grpc::{ConnectionMode, NodeConfig, ReconnectConfig, TargetState};
@@ -27,16 +27,10 @@ fn fast() -> ReconnectConfig {
 /// A node named `name` listening on `port` (0: any), advertising actors
 /// named `<prefix>-...`, retrying quickly.
 async fn node_on(name: &str, prefix: &str, port: u16, cookie: &str) -> TestNode {
-    let prefix = format!("{prefix}-");
-    start_with(
-        NodeConfig::new(name, cookie)
-            .with_listen_addr(([127, 0, 0, 1], port).into())
-            .with_reconnect(fast())
-            .with_advertise_filter(move |cell| {
-                cell.get_name().is_some_and(|n| n.starts_with(&prefix))
-            }),
-    )
-    .await
+    let config = NodeConfig::new(name, cookie)
+        .with_listen_addr(([127, 0, 0, 1], port).into())
+        .with_reconnect(fast());
+    start_with(advertising(config, prefix)).await
 }
 
 fn port_of(node: &TestNode) -> u16 {
@@ -220,16 +214,11 @@ async fn a_transitive_mesh_heals_after_a_member_restarts() {
         .with_test_writer()
         .try_init();
     let transitive = |name: &str, port: u16| {
-        let prefix = format!("{}-", &name[5..]);
-        start_with(
-            NodeConfig::new(name, COOKIE)
-                .with_listen_addr(([127, 0, 0, 1], port).into())
-                .with_mode(ConnectionMode::Transitive)
-                .with_reconnect(fast())
-                .with_advertise_filter(move |cell| {
-                    cell.get_name().is_some_and(|n| n.starts_with(&prefix))
-                }),
-        )
+        let config = NodeConfig::new(name, COOKIE)
+            .with_listen_addr(([127, 0, 0, 1], port).into())
+            .with_mode(ConnectionMode::Transitive)
+            .with_reconnect(fast());
+        start_with(advertising(config, &name[5..]))
     };
     let a = transitive("node-a", 0).await;
     let b = transitive("node-b", 0).await;

@@ -283,18 +283,9 @@ async fn transitive_nodes_form_a_full_mesh() {
 /// advert travels behind any introduction node-b made (both go through the
 /// peer's session in order), so the envelopes before it are all there is.
 async fn told_before_a_marker(mode: ConnectionMode, tag: &str) -> Vec<pb::Envelope> {
-    let prefix = format!("intro-{tag}-");
-    let mut b = {
-        let prefix = prefix.clone();
-        common::start_with(
-            NodeConfig::new("node-b", common::COOKIE)
-                .with_mode(mode)
-                .with_advertise_filter(move |c| {
-                    c.get_name().is_some_and(|n| n.starts_with(&prefix))
-                }),
-        )
-        .await
-    };
+    let prefix = format!("intro-{tag}");
+    let config = NodeConfig::new("node-b", common::COOKIE).with_mode(mode);
+    let mut b = common::start_with(common::advertising(config, &prefix)).await;
     let (mut watcher, _) = peer::ready_peer(&mut b, "watcher", vec![]).await;
     let c = start("node-c").await;
     ractor_grpc::connect(&c.actor, b.addr.clone())
@@ -302,7 +293,7 @@ async fn told_before_a_marker(mode: ConnectionMode, tag: &str) -> Vec<pb::Envelo
         .expect("c-b");
     b.wait_for(WAIT, |e| matches!(e, Event::Ready(_, n) if n == "node-c"))
         .await;
-    let marker = format!("{prefix}marker");
+    let marker = format!("{prefix}-marker");
     let (actor, _) = common::actors::spawn_basic(&marker).await;
     let seen = watcher
         .until(WAIT, |e| match &e.body {

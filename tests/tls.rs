@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::{
     CALL_TIMEOUT, COOKIE, TestNode, WAIT,
     actors::{self, MyBasicMessageType},
-    eventually, full_mesh, proxy, start_with,
+    advertising, eventually, full_mesh, proxy, start_with,
 };
 use integration::pki::Pki;
 use ractor::ActorRef;
@@ -41,11 +41,12 @@ async fn node_in(
     tls: Option<TlsConfig>,
     mode: ConnectionMode,
 ) -> TestNode {
-    let prefix = format!("{prefix}-");
-    let mut config = NodeConfig::new(name, COOKIE)
-        .with_mode(mode)
-        .with_handshake_timeout(HANDSHAKE)
-        .with_advertise_filter(move |cell| cell.get_name().is_some_and(|n| n.starts_with(&prefix)));
+    let mut config = advertising(
+        NodeConfig::new(name, COOKIE)
+            .with_mode(mode)
+            .with_handshake_timeout(HANDSHAKE),
+        prefix,
+    );
     if let Some(tls) = tls {
         config = config.with_tls(tls);
     }

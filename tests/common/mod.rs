@@ -190,16 +190,20 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// The timeout of calls that are expected to succeed.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// `config` advertising only actors named `<prefix>-...`: ractor's
+/// registries are process-wide, so each test node gets actors of its own.
+pub fn advertising(config: NodeConfig, prefix: &str) -> NodeConfig {
+    let prefix = format!("{prefix}-");
+    config
+        .with_advertise_filter(move |cell| cell.get_name().is_some_and(|n| n.starts_with(&prefix)))
+}
+
 /// A node that advertises only actors named `<prefix>-...`.
 pub async fn node(name: &str, prefix: &str, mode: ConnectionMode) -> TestNode {
-    let prefix = format!("{prefix}-");
-    start_with(
-        NodeConfig::new(name, COOKIE)
-            .with_mode(mode)
-            .with_advertise_filter(move |cell| {
-                cell.get_name().is_some_and(|n| n.starts_with(&prefix))
-            }),
-    )
+    start_with(advertising(
+        NodeConfig::new(name, COOKIE).with_mode(mode),
+        prefix,
+    ))
     .await
 }
 
