@@ -104,7 +104,6 @@ impl NodeServerState {
             adverts,
             policy,
             redial: Redial::new(reconnect),
-            resolving: false,
         })
     }
 
@@ -169,9 +168,13 @@ impl NodeServerState {
             .tls()
             .filter(|tls| tls.server_name().is_none())
             .map(|tls| tls.clone().with_server_name(host));
-        if self.redial.watch_name(&target, tls) && !self.resolving {
-            self.resolving = true;
-            self.resolve(myself);
+        if self.redial.watch_name(&target, tls) {
+            self.look_up(myself, target);
+            // Names are never dropped: the first one starts the one timer
+            // that resolves them all again.
+            if self.redial.names().count() == 1 {
+                self.resolve_later(myself);
+            }
         }
         Ok(())
     }
@@ -190,25 +193,35 @@ impl NodeServerState {
 
     /// Resolves every target's DNS name in the background, and again after
     /// the resolve interval.
-    pub(super) fn resolve(&mut self, myself: &ActorRef<NodeServerMessage>) {
-        for name in self.redial.names() {
-            let name = name.to_owned();
-            let node = myself.clone();
-            tokio::spawn(async move {
-                let addrs = tokio::net::lookup_host(name.as_str())
-                    .await
-                    .map(|found| {
-                        let mut addrs: Vec<String> = found.map(|a| a.to_string()).collect();
-                        addrs.sort_unstable();
-                        addrs.dedup();
-                        addrs
-                    })
-                    .map_err(|e| e.to_string());
-                let _ = node.cast(InternalMsg::Resolved { name, addrs }.into());
-            });
+    pub(super) fn resolve(&self, myself: &ActorRef<NodeServerMessage>) {
+        let names: Vec<String> = self.redial.names().map(str::to_owned).collect();
+        for name in names {
+            self.look_up(myself, name);
         }
+        self.resolve_later(myself);
+    }
+
+    fn resolve_later(&self, myself: &ActorRef<NodeServerMessage>) {
         let every = self.config.reconnect().resolve_interval;
         myself.send_after(every, || InternalMsg::Resolve.into());
+    }
+
+    /// Resolves `name` in the background; the answer comes back as
+    /// `Resolved`.
+    fn look_up(&self, myself: &ActorRef<NodeServerMessage>, name: String) {
+        let node = myself.clone();
+        tokio::spawn(async move {
+            let addrs = tokio::net::lookup_host(name.as_str())
+                .await
+                .map(|found| {
+                    let mut addrs: Vec<String> = found.map(|a| a.to_string()).collect();
+                    addrs.sort_unstable();
+                    addrs.dedup();
+                    addrs
+                })
+                .map_err(|e| e.to_string());
+            let _ = node.cast(InternalMsg::Resolved { name, addrs }.into());
+        });
     }
 
     pub(super) fn resolved(

@@ -103,8 +103,6 @@ pub struct NodeServerState {
     pub(super) adverts: Arc<Adverts>,
     pub(super) policy: advertise::Policy,
     pub(super) redial: Redial,
-    /// Whether the timer that resolves targets' DNS names runs.
-    pub(super) resolving: bool,
 }
 
 impl std::fmt::Debug for NodeServerState {
