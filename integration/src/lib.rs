@@ -2,6 +2,7 @@
 //! and the library's): the example message type, grown with the
 //! probes tests need, and the one actor that serves it.
 
+pub mod demo;
 pub mod inspect;
 pub mod pki;
 

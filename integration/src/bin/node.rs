@@ -2,7 +2,7 @@
 //! and mints the bearer tokens its unary RPCs need.
 //!
 //! ```text
-//! node --name node-a --cookie secret --listen 127.0.0.1:4000
+//! node --name node-a --cookie secret --listen 127.0.0.1:4000 --demo-actors
 //! node --name node-b --cookie secret --connect 127.0.0.1:4000
 //! node token --cookie secret --name node-a [--scope inspect|all] [--ttl-secs 3600]
 //! node inspect 127.0.0.1:4000 groups|peers --cookie secret --name node-a
@@ -19,7 +19,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use integration::{BasicActor, inspect};
+use integration::{BasicActor, demo::DemoActors, inspect};
 use ractor::Actor;
 use ractor_grpc::{
     ConnectionMode, Cookie, DisconnectReason, HeartbeatConfig, NodeConfig, NodeEventSubscription,
@@ -139,6 +139,12 @@ struct RunArgs {
     /// this pg group, so peers see a member there (repeatable).
     #[arg(long = "join", value_name = "GROUP")]
     join: Vec<String>,
+    /// Start the demo actors: `pong` (cast `Ping(string,u64)`, call
+    /// `Pong(u64)` -> n+1, call `History()`) in pg group `pong`, and `kv`
+    /// (cast `Put(string,string)`, call `Get(string)`, call `Dump()`) in pg
+    /// group `kv`, for grpcurl and other clients to cast to and call.
+    #[arg(long)]
+    demo_actors: bool,
 }
 
 /// The TLS settings the flags ask for, if any.
@@ -418,12 +424,20 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         ractor::pg::join(group.clone(), vec![actor.get_cell()]);
         members.push((actor, member, group));
     }
+    let demo = if args.demo_actors {
+        Some(DemoActors::start(&format!("[{name}]"), "").await?)
+    } else {
+        None
+    };
     let (node, handle) = Actor::spawn(None, NodeServer::new(config), ()).await?;
     ractor_grpc::subscribe(&node, "printer", Printer(name.clone()))?;
     let info = ractor_grpc::node_info(&node).await?;
     println!("[{name}] listening on {}", info.listen_addr);
     for (_, member, group) in &members {
         println!("[{name}] started {member} in pg group {group}");
+    }
+    if demo.is_some() {
+        println!("[{name}] started demo actors pong and kv in pg groups pong and kv");
     }
 
     for addr in &args.connect {
@@ -444,6 +458,9 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     handle.await?;
     for (member, _, _) in members {
         member.stop(None);
+    }
+    if let Some(demo) = demo {
+        demo.stop();
     }
     println!("[{name}] stopped");
     Ok(())
