@@ -50,14 +50,23 @@ pub(crate) fn advertisable(cell: &ActorCell, policy: &Policy, in_group: bool) ->
         }
 }
 
-fn actor_ref(pid: u64, cell: &ActorCell) -> pb::ActorRef {
+/// `cell` as peers see it; with its message type's description when
+/// `describe`.
+fn actor_ref(pid: u64, cell: &ActorCell, describe: bool) -> pb::ActorRef {
+    let schema = schema_for(cell.get_type_id());
     pb::ActorRef {
         pid,
         name: cell.get_name().unwrap_or_default(),
-        message_type: schema_for(cell.get_type_id())
-            .map(|s| s.type_name)
-            .unwrap_or_default(),
+        message: schema.as_ref().filter(|_| describe).map(|s| s.to_pb()),
+        message_type: schema.map(|s| s.type_name).unwrap_or_default(),
     }
+}
+
+/// A freshly advertised actor's ref: described when it is the only
+/// advertised actor of its type, since every peer that synced while another
+/// one was advertised got the description then.
+fn new_actor_ref(pid: u64, cell: &ActorCell, adverts: &Adverts) -> pb::ActorRef {
+    actor_ref(pid, cell, adverts.count_of_type(cell.get_type_id()) == 1)
 }
 
 /// Fills `adverts` with the actors that exist now (at node start).
@@ -75,15 +84,18 @@ pub(crate) fn scan(adverts: &Adverts, mode: &Policy) {
     }
 }
 
-/// Everything a new peer must know: every advertised actor, then every pg
-/// membership of advertised actors, scope by scope.
+/// Everything a new peer must know: every advertised actor (the first of
+/// each message type with its description), then every pg membership of
+/// advertised actors, scope by scope.
 pub(crate) fn snapshot(adverts: &Adverts) -> Vec<pb::Envelope> {
+    let mut described = HashSet::new();
     let mut out: Vec<pb::Envelope> = adverts
         .all()
         .iter()
         .map(|(pid, cell)| {
+            let describe = described.insert(cell.get_type_id());
             pb::Envelope::from(Body::Spawned(pb::ActorSpawned {
-                actor: Some(actor_ref(*pid, cell)),
+                actor: Some(actor_ref(*pid, cell, describe)),
             }))
         })
         .collect();
@@ -95,7 +107,7 @@ pub(crate) fn snapshot(adverts: &Adverts) -> Vec<pb::Envelope> {
                 .iter()
                 .filter_map(|cell| {
                     let pid = local_pid(cell)?;
-                    adverts.contains(pid).then(|| actor_ref(pid, cell))
+                    adverts.contains(pid).then(|| actor_ref(pid, cell, false))
                 })
                 .collect();
         if !actors.is_empty() {
@@ -122,7 +134,7 @@ pub(crate) fn on_pid_event(
             // arrives as its own event and advertises it then.
             (advertisable(&cell, mode, false) && adverts.insert(pid, cell.clone())).then(|| {
                 pb::Envelope::from(Body::Spawned(pb::ActorSpawned {
-                    actor: Some(actor_ref(pid, &cell)),
+                    actor: Some(new_actor_ref(pid, &cell, adverts)),
                 }))
             })
         }
@@ -158,11 +170,11 @@ pub(crate) fn on_pg_event(
                     && adverts.insert(pid, cell.clone())
                 {
                     out.push(pb::Envelope::from(Body::Spawned(pb::ActorSpawned {
-                        actor: Some(actor_ref(pid, &cell)),
+                        actor: Some(new_actor_ref(pid, &cell, adverts)),
                     })));
                 }
                 if adverts.contains(pid) {
-                    actors.push(actor_ref(pid, &cell));
+                    actors.push(actor_ref(pid, &cell, false));
                 }
             }
             if !actors.is_empty() {

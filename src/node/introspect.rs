@@ -180,30 +180,7 @@ impl ActorDescription {
     pub(crate) fn to_pb(&self) -> pb::ActorDescription {
         pb::ActorDescription {
             actor: Some(self.actor.to_pb()),
-            message: self.message.as_ref().map(|m| pb::MessageDescription {
-                type_name: m.type_name.clone(),
-                variants: m
-                    .variants
-                    .iter()
-                    .map(|v| pb::VariantDescription {
-                        name: v.name.clone(),
-                        call: v.is_call(),
-                        args: v
-                            .args
-                            .iter()
-                            .map(|a| pb::ArgumentDescription {
-                                name: a.name.clone().unwrap_or_default(),
-                                r#type: a.ty.to_string(),
-                            })
-                            .collect(),
-                        reply: v
-                            .reply
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .unwrap_or_default(),
-                    })
-                    .collect(),
-            }),
+            message: self.message.as_ref().map(MessageSchema::to_pb),
         }
     }
 }

@@ -15,6 +15,7 @@ use super::{
     info::{NodeInfo, SessionId, SessionInfo},
     introspect::{ActorDescription, ActorTarget, GroupInfo, LocalActorInfo},
     redial::TargetInfo,
+    selector::{Reached, Wanted},
 };
 use crate::{
     auth::Peer,
@@ -151,6 +152,11 @@ pub(crate) enum InternalMsg {
     Redial,
     /// Time to resolve the DNS names of targets again.
     Resolve,
+    /// Which actors a unary Cast or Call is for (see `reach`).
+    Reach {
+        wanted: Wanted,
+        reply: RpcReplyPort<Result<Vec<Reached>, String>>,
+    },
     /// A DNS name of a target resolved (or failed to).
     Resolved {
         name: String,

@@ -23,7 +23,9 @@ mod info;
 mod introspect;
 mod lifecycle;
 mod messages;
+mod reach;
 mod redial;
+mod selector;
 mod server;
 mod session;
 mod subscribers;
@@ -46,5 +48,6 @@ pub use introspect::{ActorDescription, ActorTarget, GroupInfo, GroupMember, Loca
 pub(crate) use messages::InternalMsg;
 pub use messages::NodeServerMessage;
 pub use redial::{TargetInfo, TargetState};
+pub(crate) use selector::{Reached, Selector, Wanted};
 pub(crate) use server::Face;
 pub use server::{NodeServer, NodeServerState};

@@ -21,6 +21,7 @@ use super::{
     info::{NodeInfo, SessionId, SessionInfo},
     introspect,
     messages::{Internal, InternalMsg, NodeServerMessage, SessionEvent},
+    reach,
     redial::Redial,
     session::SessionMsg,
     subscribers::Subscribers,
@@ -255,6 +256,14 @@ impl NodeServerState {
             InternalMsg::Accepted(stream) => {
                 let id = self.table.next_id();
                 self.spawn_session(myself, id, *stream).await;
+            }
+            InternalMsg::Reach { wanted, reply } => {
+                let _ = reply.send(reach::reach(
+                    &self.local.name,
+                    &self.adverts,
+                    &self.table,
+                    &wanted,
+                ));
             }
             InternalMsg::Claim {
                 id,

@@ -17,14 +17,17 @@ use crate::{
     pb,
     registry::{ProxyChange, RemoteActorInfo},
     remote_actor::SessionLink,
+    wire::MessageSchema,
 };
 
 /// A peer's actor this node holds a proxy for.
 #[derive(Debug, Clone)]
-struct Proxy {
-    name: Option<String>,
-    message_type: Option<String>,
-    cell: ActorCell,
+pub(crate) struct Proxy {
+    pub(crate) name: Option<String>,
+    pub(crate) message_type: Option<String>,
+    /// The message type's description, if the peer sent one.
+    pub(crate) schema: Option<Arc<MessageSchema>>,
+    pub(crate) cell: ActorCell,
 }
 
 /// One session.
@@ -166,6 +169,7 @@ impl<H> SessionTable<H> {
                     pid,
                     name,
                     message_type,
+                    schema,
                     cell,
                 } => {
                     e.proxies.insert(
@@ -173,6 +177,7 @@ impl<H> SessionTable<H> {
                         Proxy {
                             name,
                             message_type,
+                            schema,
                             cell,
                         },
                     );
@@ -324,26 +329,37 @@ impl<H> SessionTable<H> {
         out
     }
 
+    /// Whether a session with the peer `name` is ready.
+    pub(crate) fn is_ready_peer(&self, name: &str) -> bool {
+        self.sessions.values().any(|e| {
+            e.info.state == SessionState::Ready && e.info.peer_name.as_deref() == Some(name)
+        })
+    }
+
+    /// Every proxy of every ready session: (peer, pid, proxy), in no
+    /// particular order.
+    pub(crate) fn ready_proxies(&self) -> impl Iterator<Item = (&str, u64, &Proxy)> {
+        self.sessions
+            .values()
+            .filter(|e| e.info.state == SessionState::Ready)
+            .filter_map(|e| Some((e.info.peer_name.as_deref()?, e)))
+            .flat_map(|(peer, e)| e.proxies.iter().map(move |(pid, p)| (peer, *pid, p)))
+    }
+
     /// Proxies named `name`, on `peer` only if given, of ready sessions,
     /// ordered by peer then pid.
     pub(crate) fn where_is(&self, peer: Option<&str>, name: &str) -> Vec<RemoteActorInfo> {
         let mut found: Vec<RemoteActorInfo> = self
-            .sessions
-            .values()
-            .filter(|e| e.info.state == SessionState::Ready)
-            .filter_map(|e| Some((e.info.peer_name.clone()?, e)))
-            .filter(|(p, _)| peer.is_none_or(|want| want == p))
-            .flat_map(|(p, e)| {
-                e.proxies
-                    .iter()
-                    .filter(|(_, proxy)| proxy.name.as_deref() == Some(name))
-                    .map(move |(pid, proxy)| RemoteActorInfo {
-                        peer: p.clone(),
-                        pid: *pid,
-                        name: proxy.name.clone(),
-                        message_type: proxy.message_type.clone(),
-                        cell: proxy.cell.clone(),
-                    })
+            .ready_proxies()
+            .filter(|(p, _, proxy)| {
+                peer.is_none_or(|want| want == *p) && proxy.name.as_deref() == Some(name)
+            })
+            .map(|(p, pid, proxy)| RemoteActorInfo {
+                peer: p.to_owned(),
+                pid,
+                name: proxy.name.clone(),
+                message_type: proxy.message_type.clone(),
+                cell: proxy.cell.clone(),
             })
             .collect();
         found.sort_by(|a, b| (&a.peer, a.pid).cmp(&(&b.peer, b.pid)));

@@ -6,6 +6,7 @@
 //! outside.
 
 use std::{
+    any::TypeId,
     collections::HashMap,
     sync::{PoisonError, RwLock},
 };
@@ -30,7 +31,14 @@ pub enum AdvertiseMode {
 /// The advertised actors by local pid.
 #[derive(Debug, Default)]
 pub(crate) struct Adverts {
-    actors: RwLock<HashMap<u64, ActorCell>>,
+    actors: RwLock<Actors>,
+}
+
+#[derive(Debug, Default)]
+struct Actors {
+    by_pid: HashMap<u64, ActorCell>,
+    /// How many advertised actors have each message type.
+    types: HashMap<TypeId, usize>,
 }
 
 /// The local pid of a local actor.
@@ -43,45 +51,59 @@ pub(crate) fn local_pid(cell: &ActorCell) -> Option<u64> {
 
 impl LocalActors for Adverts {
     fn get(&self, pid: u64) -> Option<ActorCell> {
-        self.actors
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&pid)
-            .cloned()
+        self.read().by_pid.get(&pid).cloned()
     }
 }
 
 impl Adverts {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Actors> {
+        self.actors.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Actors> {
+        self.actors.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Adds `cell`; `true` if it was not advertised before.
     pub(crate) fn insert(&self, pid: u64, cell: ActorCell) -> bool {
-        self.actors
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(pid, cell)
-            .is_none()
+        let mut actors = self.write();
+        let type_id = cell.get_type_id();
+        let new = actors.by_pid.insert(pid, cell).is_none();
+        if new {
+            *actors.types.entry(type_id).or_default() += 1;
+        }
+        new
     }
 
     /// Removes `pid`; `true` if it was advertised.
     pub(crate) fn remove(&self, pid: u64) -> bool {
-        self.actors
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&pid)
-            .is_some()
+        let mut actors = self.write();
+        let Some(cell) = actors.by_pid.remove(&pid) else {
+            return false;
+        };
+        let type_id = cell.get_type_id();
+        if let Some(n) = actors.types.get_mut(&type_id) {
+            *n -= 1;
+            if *n == 0 {
+                actors.types.remove(&type_id);
+            }
+        }
+        true
     }
 
     pub(crate) fn contains(&self, pid: u64) -> bool {
-        self.actors
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(&pid)
+        self.read().by_pid.contains_key(&pid)
+    }
+
+    /// How many advertised actors have the message type `type_id`.
+    pub(crate) fn count_of_type(&self, type_id: TypeId) -> usize {
+        self.read().types.get(&type_id).copied().unwrap_or_default()
     }
 
     pub(crate) fn all(&self) -> Vec<(u64, ActorCell)> {
         let mut all: Vec<(u64, ActorCell)> = self
-            .actors
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
+            .by_pid
             .iter()
             .map(|(p, c)| (*p, c.clone()))
             .collect();

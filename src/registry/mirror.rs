@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 use crate::{
     pb,
     remote_actor::{ProxyMsg, ProxyState, RemoteActor, SessionLink},
+    wire::MessageSchema,
 };
 
 /// Node ids for remote `ActorId`s: never 0, never reused in this process, so
@@ -38,6 +39,8 @@ pub(crate) enum ProxyChange {
         name: Option<String>,
         /// Its message type's name, as the peer advertised it.
         message_type: Option<String>,
+        /// That type's description, if the peer sent one.
+        schema: Option<Arc<MessageSchema>>,
         cell: ActorCell,
     },
     Down {
@@ -51,6 +54,8 @@ pub(crate) struct PeerMirror {
     node_id: u64,
     link: Arc<SessionLink>,
     proxies: HashMap<u64, ActorRef<ProxyMsg>>,
+    /// The message types the peer described, by name.
+    schemas: HashMap<String, Arc<MessageSchema>>,
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -63,6 +68,7 @@ impl PeerMirror {
             node_id: next_node_id(),
             link,
             proxies: HashMap::new(),
+            schemas: HashMap::new(),
         }
     }
 
@@ -70,9 +76,12 @@ impl PeerMirror {
     async fn ensure(
         &mut self,
         supervisor: &ActorCell,
-        actor: pb::ActorRef,
+        mut actor: pb::ActorRef,
         changes: &mut Vec<ProxyChange>,
     ) -> Option<ActorCell> {
+        if let Some(description) = actor.message.take() {
+            self.learn(description);
+        }
         if let Some(p) = self.proxies.get(&actor.pid) {
             return Some(p.get_cell());
         }
@@ -108,10 +117,15 @@ impl PeerMirror {
             Ok((proxy, _)) => {
                 debug!(peer = %self.link.peer(), pid = actor.pid, ?name, "proxy started");
                 let cell = proxy.get_cell();
+                let schema = message_type
+                    .as_ref()
+                    .and_then(|t| self.schemas.get(t))
+                    .cloned();
                 changes.push(ProxyChange::Up {
                     pid: actor.pid,
                     name,
                     message_type,
+                    schema,
                     cell: cell.clone(),
                 });
                 self.proxies.insert(actor.pid, proxy);
@@ -120,6 +134,21 @@ impl PeerMirror {
             Err(e) => {
                 warn!(peer = %self.link.peer(), pid = actor.pid, error = %e, "could not start a proxy");
                 None
+            }
+        }
+    }
+
+    /// Keeps a message type's description the peer sent; one that does not
+    /// parse is logged and left out (its actors are still reachable, with
+    /// payload bytes).
+    fn learn(&mut self, description: pb::MessageDescription) {
+        let name = description.type_name.clone();
+        match MessageSchema::from_pb(description) {
+            Ok(schema) => {
+                self.schemas.insert(name, Arc::new(schema));
+            }
+            Err(e) => {
+                warn!(peer = %self.link.peer(), message_type = %name, error = %e, "ignoring a message type description that does not parse");
             }
         }
     }

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use ractor::{
-    ActorRef, ActorStatus, Message, MessagingErr, RpcReplyPort, message::SerializedMessage,
-    rpc::CallResult,
+    ActorCell, ActorRef, ActorStatus, Message, MessagingErr, RpcReplyPort,
+    message::SerializedMessage, rpc::CallResult,
 };
 use tokio::sync::oneshot;
 
@@ -73,6 +73,24 @@ where
     else {
         return Err(CallError::NotRemotable);
     };
+    let bytes = call_serialized(&actor.get_cell(), variant, args, timeout).await?;
+    from_bytes::<T>(&bytes).map_err(|e| {
+        CallError::Undecodable(format!(
+            "the reply does not decode as {}: {e}",
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
+/// Calls the actor or proxy `cell` with a serialized message and returns
+/// the reply's bytes, or why there are none (as [`call`] does). Unary Call
+/// uses it directly, with arguments a client encoded.
+pub(crate) async fn call_serialized(
+    cell: &ActorCell,
+    variant: String,
+    args: Vec<u8>,
+    timeout: Option<Duration>,
+) -> Result<Vec<u8>, CallError> {
     let (tx, rx) = oneshot::channel::<Vec<u8>>();
     let (report_tx, mut report_rx) = oneshot::channel();
     let registration = Registration::new(Sink::Call(report_tx));
@@ -82,26 +100,26 @@ where
         reply: reply::port(tx, timeout),
         metadata: Some(registration.metadata()),
     };
-    actor
-        .get_cell()
-        .send_serialized(message)
+    cell.send_serialized(message)
         .map_err(|_| CallError::NotRunning)?;
     match reply::within(timeout, rx).await {
         None => Err(CallError::Timeout),
-        Some(Ok(bytes)) => from_bytes::<T>(&bytes).map_err(|e| {
-            CallError::Undecodable(format!(
-                "the reply does not decode as {}: {e}",
-                std::any::type_name::<T>()
-            ))
-        }),
+        Some(Ok(bytes)) => Ok(bytes),
         // Whoever dropped the port reported why first.
         Some(Err(_)) => Err(match report_rx.try_recv() {
             Ok(error) => error,
-            // The call was still in the proxy's mailbox when the proxy
-            // stopped: its actor stopped on the peer.
-            Err(_) if actor.get_status() >= ActorStatus::Stopping => CallError::ActorStopped(
-                "the proxy stopped before the call left: the actor stopped on its node".into(),
-            ),
+            // The call was still in the mailbox when the actor stopped (for
+            // a proxy: its actor stopped on the peer).
+            Err(_) if cell.get_status() >= ActorStatus::Stopping => {
+                CallError::ActorStopped(if cell.get_id().is_local() {
+                    "the actor stopped before it took the call".into()
+                } else {
+                    "the proxy stopped before the call left: the actor stopped on its node".into()
+                })
+            }
+            Err(_) if cell.get_id().is_local() => {
+                CallError::Dropped("the actor dropped the reply port without replying".into())
+            }
             Err(_) => CallError::Dropped("the call was dropped before it left this node".into()),
         }),
     }

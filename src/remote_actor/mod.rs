@@ -15,6 +15,7 @@ mod proxy;
 mod report;
 
 pub use call::call;
+pub(crate) use call::call_serialized;
 pub(crate) use deliver::{Delivery, LocalActors, Traffic};
 pub use error::{CallError, CallErrorKind};
 pub(crate) use link::SessionLink;

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use ractor::ActorRef;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::admission::Admission;
+use super::{
+    actor_rpc::{self, Args},
+    admission::Admission,
+};
 use crate::{
-    node::{ActorTarget, InternalMsg, NodeServerMessage},
+    node::{ActorTarget, InternalMsg, NodeServerMessage, Reached, Wanted},
     pb::{self, cluster_node_server::ClusterNode},
     reply::{NodeStopped, ask},
     transport::{ResponseFrames, SessionStream},
@@ -33,6 +36,17 @@ impl ClusterNodeService {
             node,
             admission: Arc::new(admission),
         }
+    }
+}
+
+impl ClusterNodeService {
+    /// The actors a unary Cast or Call names, or NOT_FOUND.
+    async fn reach(&self, wanted: Wanted) -> Result<Vec<Reached>, Status> {
+        ask(&self.node, |reply| {
+            InternalMsg::Reach { wanted, reply }.into()
+        })
+        .await?
+        .map_err(Status::not_found)
     }
 }
 
@@ -124,5 +138,35 @@ impl ClusterNode for ClusterNodeService {
         Ok(Response::new(pb::ListGroupsResponse {
             groups: groups.iter().map(|g| g.to_pb()).collect(),
         }))
+    }
+
+    async fn cast(
+        &self,
+        request: Request<pb::CastRequest>,
+    ) -> Result<Response<pb::CastResponse>, Status> {
+        let request = request.into_inner();
+        let wanted = actor_rpc::wanted(request.target, request.all_members)?;
+        let targets = self.reach(wanted).await?;
+        let args = Args::from(request.arguments);
+        actor_rpc::cast(targets, &request.variant, &args).map(Response::new)
+    }
+
+    async fn call(
+        &self,
+        request: Request<pb::CallRequest>,
+    ) -> Result<Response<pb::CallResponse>, Status> {
+        let timeout = actor_rpc::call_timeout(request.metadata());
+        let request = request.into_inner();
+        let wanted = actor_rpc::wanted(request.target, false)?;
+        let target = self
+            .reach(wanted)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Status::not_found("no actor matches the target"))?;
+        let args = Args::from(request.arguments);
+        actor_rpc::call(target, request.variant, &args, timeout)
+            .await
+            .map(Response::new)
     }
 }

@@ -8,6 +8,7 @@
 //! gets its face through [`NodeServer::new`], defined here, which hands it
 //! [`serve`].
 
+mod actor_rpc;
 mod admission;
 mod cluster_node;
 mod unary_auth;

@@ -13,7 +13,8 @@ use std::{
     sync::{OnceLock, RwLock},
 };
 
-use super::TypeExpr;
+use super::{TypeExpr, TypeExprError};
+use crate::pb;
 
 /// One argument of a message variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +95,62 @@ impl MessageSchema {
     /// The variant called `name`, if any.
     pub fn variant(&self, name: &str) -> Option<&VariantSchema> {
         self.variants.iter().find(|v| v.name == name)
+    }
+
+    /// The description as DescribeActor and adverts carry it.
+    pub(crate) fn to_pb(&self) -> pb::MessageDescription {
+        pb::MessageDescription {
+            type_name: self.type_name.clone(),
+            variants: self
+                .variants
+                .iter()
+                .map(|v| pb::VariantDescription {
+                    name: v.name.clone(),
+                    call: v.is_call(),
+                    args: v
+                        .args
+                        .iter()
+                        .map(|a| pb::ArgumentDescription {
+                            name: a.name.clone().unwrap_or_default(),
+                            r#type: a.ty.to_string(),
+                        })
+                        .collect(),
+                    reply: v
+                        .reply
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A description a peer sent.
+    ///
+    /// # Errors
+    /// The first type expression that does not parse, or a call without a
+    /// reply type.
+    pub(crate) fn from_pb(description: pb::MessageDescription) -> Result<Self, TypeExprError> {
+        let variants = description
+            .variants
+            .into_iter()
+            .map(|v| {
+                let args = v
+                    .args
+                    .into_iter()
+                    .map(|a| {
+                        let name = (!a.name.is_empty()).then_some(a.name.as_str());
+                        Ok(ArgSchema::new(name, a.r#type.parse()?))
+                    })
+                    .collect::<Result<Vec<_>, TypeExprError>>()?;
+                Ok(if v.call {
+                    VariantSchema::call(&v.name, args, v.reply.parse()?)
+                } else {
+                    VariantSchema::cast(&v.name, args)
+                })
+            })
+            .collect::<Result<Vec<_>, TypeExprError>>()?;
+        Ok(Self::new(&description.type_name, variants))
     }
 }
 

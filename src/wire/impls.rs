@@ -56,7 +56,7 @@ pub(super) fn read_varint(input: &mut &[u8], what: &'static str) -> Result<u64, 
 /// a length counts bytes, and an element or entry takes at least one byte
 /// (the spec extends the bound to zero-byte elements such as `()`), so the
 /// work and memory a decoder spends stay proportional to its input.
-fn read_count(input: &mut &[u8], what: &'static str) -> Result<usize, WireError> {
+pub(super) fn read_count(input: &mut &[u8], what: &'static str) -> Result<usize, WireError> {
     let count = read_varint(input, what)?;
     match usize::try_from(count) {
         Ok(count) if count <= input.len() => Ok(count),
@@ -65,7 +65,11 @@ fn read_count(input: &mut &[u8], what: &'static str) -> Result<usize, WireError>
 }
 
 /// Splits `len` bytes off the front of `input`.
-fn take<'a>(input: &mut &'a [u8], len: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+pub(super) fn take<'a>(
+    input: &mut &'a [u8],
+    len: usize,
+    what: &'static str,
+) -> Result<&'a [u8], WireError> {
     let Some((head, rest)) = input.split_at_checked(len) else {
         return Err(WireError::Truncated { what });
     };

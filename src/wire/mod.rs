@@ -11,6 +11,7 @@
 
 mod describe;
 mod impls;
+mod json;
 mod macros;
 mod schema;
 
@@ -21,6 +22,9 @@ use std::fmt;
 
 pub use describe::{
     ArgSchema, Describe, DescribedType, MessageSchema, VariantSchema, register_schema, schema_for,
+};
+pub use json::{
+    ArgsError, args_from_json, args_to_json, check_args, value_from_json, value_to_json,
 };
 pub use schema::{TypeExpr, TypeExprError};
 

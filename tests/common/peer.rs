@@ -346,6 +346,7 @@ pub fn spawned(pid: u64, name: &str) -> pb::Envelope {
             pid,
             name: name.to_owned(),
             message_type: String::new(),
+            message: None,
         }),
     }))
 }

@@ -185,6 +185,7 @@ async fn the_directory_finds_ready_peers_proxies_by_name_in_peer_order() {
         pid,
         name: Some(name.to_owned()),
         message_type: None,
+        schema: None,
         cell: cell.clone(),
     };
     t.proxies(1, vec![up(10, "w", &cells[0]), up(11, "other", &cells[1])]);

@@ -42,46 +42,57 @@ impl ClusterNode for EchoNode {
         &self,
         _: Request<GetNodeInfoRequest>,
     ) -> std::result::Result<Response<NodeInfo>, Status> {
-        Err(Status::unimplemented(
-            "the floor server only echoes Session",
-        ))
+        only_session()
     }
 
     async fn list_peers(
         &self,
         _: Request<ListPeersRequest>,
     ) -> std::result::Result<Response<ListPeersResponse>, Status> {
-        Err(Status::unimplemented(
-            "the floor server only echoes Session",
-        ))
+        only_session()
     }
 
     async fn list_actors(
         &self,
         _: Request<ListActorsRequest>,
     ) -> std::result::Result<Response<ListActorsResponse>, Status> {
-        Err(Status::unimplemented(
-            "the floor server only echoes Session",
-        ))
+        only_session()
     }
 
     async fn list_groups(
         &self,
         _: Request<ListGroupsRequest>,
     ) -> std::result::Result<Response<ListGroupsResponse>, Status> {
-        Err(Status::unimplemented(
-            "the floor server only echoes Session",
-        ))
+        only_session()
     }
 
     async fn describe_actor(
         &self,
         _: Request<ractor_grpc::pb::DescribeActorRequest>,
     ) -> std::result::Result<Response<ractor_grpc::pb::ActorDescription>, Status> {
-        Err(Status::unimplemented(
-            "the floor server only echoes Session",
-        ))
+        only_session()
     }
+
+    async fn cast(
+        &self,
+        _: Request<ractor_grpc::pb::CastRequest>,
+    ) -> std::result::Result<Response<ractor_grpc::pb::CastResponse>, Status> {
+        only_session()
+    }
+
+    async fn call(
+        &self,
+        _: Request<ractor_grpc::pb::CallRequest>,
+    ) -> std::result::Result<Response<ractor_grpc::pb::CallResponse>, Status> {
+        only_session()
+    }
+}
+
+/// What the floor server answers every unary RPC.
+fn only_session<T>() -> std::result::Result<Response<T>, Status> {
+    Err(Status::unimplemented(
+        "the floor server only echoes Session",
+    ))
 }
 
 /// The floor server: `bench:listening ADDR`, serves until exit.

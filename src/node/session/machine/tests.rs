@@ -41,6 +41,7 @@ fn spawned(pid: u64) -> pb::Envelope {
             pid,
             name: format!("actor-{pid}"),
             message_type: String::new(),
+            message: None,
         }),
     })
     .into()

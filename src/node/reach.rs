@@ -1,0 +1,139 @@
+//! Finding the actors a unary Cast or Call is for: by pid, by name or by pg
+//! group, on this node or on a peer through its proxy.
+//!
+//! Owns the lookup rules the proto documents for `ActorSelector` (this
+//! node's actors first, then peers in name order); reads the advertised
+//! actors, pg and the session table's proxies, and sends nothing.
+
+use std::collections::HashSet;
+
+use ractor::{ActorCell, ActorId};
+
+use super::{
+    selector::{Reached, Selector, Wanted},
+    table::SessionTable,
+};
+use crate::{
+    registry::{Adverts, local_pid},
+    remote_actor::LocalActors,
+};
+
+/// Where the actor may live, from `Wanted::node`.
+enum Place<'a> {
+    Anywhere,
+    Here,
+    Peer(&'a str),
+}
+
+/// The actors `wanted` names: one, or every group member when `all`.
+///
+/// # Errors
+/// A readable NOT_FOUND message when there is none.
+pub(crate) fn reach<H>(
+    local: &str,
+    adverts: &Adverts,
+    table: &SessionTable<H>,
+    wanted: &Wanted,
+) -> Result<Vec<Reached>, String> {
+    let place = match wanted.node.as_deref() {
+        None => Place::Anywhere,
+        Some(n) if n == local => Place::Here,
+        Some(n) => {
+            if !table.is_ready_peer(n) {
+                return Err(format!(
+                    "no node {n:?}: this is {local:?}, and {n:?} is not a ready peer of it"
+                ));
+            }
+            Place::Peer(n)
+        }
+    };
+    let here = !matches!(place, Place::Peer(_));
+    let peer_ok = |peer: &str| match place {
+        Place::Anywhere => true,
+        Place::Here => false,
+        Place::Peer(want) => want == peer,
+    };
+    let remote = |keep: &dyn Fn(u64, &ActorCell, Option<&str>) -> bool| {
+        let mut found: Vec<Reached> = table
+            .ready_proxies()
+            .filter(|(peer, pid, p)| peer_ok(peer) && keep(*pid, &p.cell, p.name.as_deref()))
+            .map(|(peer, pid, p)| Reached {
+                node: peer.to_owned(),
+                pid,
+                name: p.name.clone(),
+                cell: p.cell.clone(),
+                schema: p.schema.clone(),
+            })
+            .collect();
+        found.sort_by(|a, b| (&a.node, a.pid).cmp(&(&b.node, b.pid)));
+        found
+    };
+    let where_ = match &place {
+        Place::Anywhere => format!("on {local:?} or its peers"),
+        Place::Here => format!("on {local:?}"),
+        Place::Peer(p) => format!("on {p:?}"),
+    };
+    match &wanted.selector {
+        Selector::Pid(pid) => {
+            let found = match place {
+                Place::Peer(_) => remote(&|p, _, _| p == *pid).into_iter().next(),
+                _ => adverts
+                    .get(*pid)
+                    .map(|cell| Reached::local(local, *pid, cell)),
+            };
+            found.map(|r| vec![r]).ok_or_else(|| {
+                let on = match place {
+                    Place::Peer(p) => p,
+                    _ => local,
+                };
+                format!("no advertised actor with pid {pid} on {on:?}")
+            })
+        }
+        Selector::Name(name) => {
+            let mine = here
+                .then(|| ractor::registry::where_is(name.clone()))
+                .flatten()
+                .and_then(|cell| {
+                    let pid = local_pid(&cell)?;
+                    adverts
+                        .contains(pid)
+                        .then(|| Reached::local(local, pid, cell.clone()))
+                });
+            mine.or_else(|| {
+                remote(&|_, _, n| n == Some(name.as_str()))
+                    .into_iter()
+                    .next()
+            })
+            .map(|r| vec![r])
+            .ok_or_else(|| format!("no advertised actor named {name:?} {where_}"))
+        }
+        Selector::Group { scope, group } => {
+            let members = ractor::pg::get_scoped_members(scope, group);
+            let mut found: Vec<Reached> = if here {
+                members
+                    .iter()
+                    .filter_map(|cell| {
+                        let pid = local_pid(cell)?;
+                        adverts
+                            .contains(pid)
+                            .then(|| Reached::local(local, pid, cell.clone()))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            found.sort_by_key(|r| r.pid);
+            let ids: HashSet<ActorId> = members.iter().map(ActorCell::get_id).collect();
+            found.extend(remote(&|_, cell, _| ids.contains(&cell.get_id())));
+            if found.is_empty() {
+                return Err(format!(
+                    "pg group {group:?} (scope {scope:?}) has no member {where_}"
+                ));
+            }
+            if !wanted.all {
+                found.truncate(1);
+            }
+            Ok(found)
+        }
+    }
+}
