@@ -201,11 +201,13 @@ class Node:
 
     def _ref(self, actor: Actor, describe: bool = False) -> Any:
         """The ActorRef that advertises ``actor``; with its message type's
-        description when ``describe`` (we describe on every ActorSpawned,
-        which covers "at least the first ActorRef of each type")."""
+        description (ActorRef.message) when ``describe``. The proto asks for
+        it at least on the first ActorRef of each type in a snapshot and
+        when a type is new; this node simply sets it on every ActorSpawned,
+        which a receiver takes as the latest description of that type."""
         assert actor.pid is not None
         ref = self.pb.ActorRef(pid=actor.pid, name=actor.name, message_type=actor.message_type)
-        if describe and _adverts_describe(self.pb):
+        if describe:
             ref.message.CopyFrom(self._description(actor))
         return ref
 
@@ -266,8 +268,3 @@ class Node:
             session.close(timeout=timeout)
         for actor in actors:
             self.stop(actor, timeout)
-
-
-def _adverts_describe(pb: Any) -> bool:
-    """Whether this proto's ActorRef carries a MessageDescription (field 4)."""
-    return "message" in pb.ActorRef.DESCRIPTOR.fields_by_name

@@ -408,7 +408,7 @@ class Session:
             self.actors[ref.pid] = known
         # An advert may describe the actor's message type (ActorRef.message);
         # the last description of each type name holds for the session.
-        if "message" in ref.DESCRIPTOR.fields_by_name and ref.HasField("message"):
+        if ref.HasField("message"):
             self._descriptions[ref.message.type_name] = describe(ref.message)
         if known.message_type in self._descriptions:
             known.description = self._descriptions[known.message_type]

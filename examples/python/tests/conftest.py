@@ -18,7 +18,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import procs  # noqa: E402
-
 from ractor_grpc_py import Node, stubs  # noqa: E402
 
 # A missing or stale copy of the stubs is regenerated before any test runs.

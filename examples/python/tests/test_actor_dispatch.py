@@ -7,7 +7,6 @@ import concurrent.futures
 from typing import Callable
 
 import pytest
-
 from greeter import make_greeter
 from ractor_grpc_py import CallFailed, Node, codec
 

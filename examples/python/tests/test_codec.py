@@ -12,7 +12,6 @@ import struct
 from typing import Any
 
 import pytest
-
 from ractor_grpc_py import codec
 from ractor_grpc_py.codec import Invalid, Some, TrailingBytes, Truncated
 

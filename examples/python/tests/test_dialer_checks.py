@@ -14,7 +14,6 @@ from typing import Any
 
 import grpc
 import pytest
-
 from ractor_grpc_py import Node, SessionRefused, handshake
 
 Script = Callable[[Iterator[Any], Any, "queue.Queue[Any]"], Iterator[Any]]

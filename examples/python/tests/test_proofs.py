@@ -10,7 +10,6 @@ from typing import Callable
 import grpc
 from conftest import Processes
 from procs import COOKIE, WAIT
-
 from ractor_grpc_py import Node, handshake, stubs
 
 VECTOR = handshake.HandshakeFields(

@@ -14,9 +14,8 @@ import grpc
 import procs
 import pytest
 from conftest import Processes
-from procs import COOKIE, WAIT
-
 from greeter import GREETER_GROUP, make_greeter
+from procs import COOKIE, WAIT
 from ractor_grpc_py import CallFailed, CallTimeout, Node, SessionClosed, SessionRefused, mint_token
 
 PONG = {"Ping": ["string", "u64"], "Pong": ["u64"], "History": []}

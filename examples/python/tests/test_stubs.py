@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from ractor_grpc_py import stubs
 
 
