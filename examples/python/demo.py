@@ -5,8 +5,10 @@
 
 ``--node`` is a Rust ``node --demo-actors`` (actors ``pong`` and ``kv``);
 ``--caller``, if given, is the Rust program ``pg_call``, which finds the
-Python actor ``greeter`` in pg and calls it. ``run.sh demo`` starts both and
-runs this. Every step prints what it does in plain words.
+Python actor ``greeter`` in pg and calls it. Last, the demo reaches the
+actors with unary Cast and Call (a token, no session). ``run.sh demo`` starts
+both Rust processes and runs this. Every step prints what it does in plain
+words.
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from greeter import GREETER_GROUP, make_greeter  # noqa: E402
-from ractor_grpc_py import CallFailed, Node, SessionRefused  # noqa: E402
+from ractor_grpc_py import (  # noqa: E402
+    CallFailed,
+    Node,
+    SessionRefused,
+    UnaryClient,
+    UnaryError,
+    by_group,
+    by_name,
+    by_pid,
+    codec,
+)
 
 NAME = "py-node"
 
@@ -28,8 +40,9 @@ def say(text: str) -> None:
     print(f"[{NAME}] {text}", flush=True)
 
 
-def talk_to_demo_actors(node: Node, addr: str) -> None:
-    """Part 1: a Rust node's actors, found by group and by name."""
+def talk_to_demo_actors(node: Node, addr: str) -> str:
+    """Part 1: a Rust node's actors, found by group and by name. Returns
+    the node's name."""
     say(f"Connecting to the Rust node at {addr} ...")
     session = node.connect(addr, timeout=10)
     say(f"Handshake done: {session.peer_name} and {NAME} proved they know the cookie "
@@ -61,6 +74,7 @@ def talk_to_demo_actors(node: Node, addr: str) -> None:
     except CallFailed as refused:
         say(f"call Get(42), a u64 where KvMsg wants a string -> refused by {kv.node}: "
             f"{refused.code}: {refused.detail}")
+    return session.peer_name
 
 
 def host_greeter(node: Node, addr: str) -> None:
@@ -77,6 +91,30 @@ def host_greeter(node: Node, addr: str) -> None:
         f"{session.ended.cause or 'none'}); greeter's notes: {notes}")
 
 
+def unary(addr: str, node_name: str, cookie: str) -> None:
+    """Part 3: unary Cast and Call, for programs that are not nodes."""
+    say(f"Unary Cast and Call on {node_name} need no session: a bearer token minted from the cookie "
+        f"(rgt1.<name>.<scope>.<expiry>.<mac>, scope all) is enough.")
+    with UnaryClient(addr, cookie=cookie, node_name=node_name) as client:
+        reply = client.call(by_name("pong"), "Pong", args_json=[99])
+        say(f"Call pong by name, Pong with args_json [99] -> result_json {reply.result_json} "
+            f"(and the bytes {reply.result.hex()})")
+        delivered = client.cast(by_group("kv"), "Put", args_json=["via", "unary"])
+        say(f'Cast to pg group "kv", Put with args_json ["via", "unary"] -> delivered to {delivered}')
+        pid = delivered[0][1]
+        reply = client.call(by_pid(pid), "Get", codec.encode("string", "via"))
+        say(f'Call kv by pid {pid}, Get with payload bytes {codec.encode("string", "via").hex()} '
+            f"-> {codec.decode('option<string>', reply.result)!r}")
+        try:
+            client.call(by_name("pong"), "Pong", args_json=["ten"])
+        except UnaryError as refused:
+            say(f'Call Pong with args_json ["ten"] -> {refused.code.name}: {refused.detail}')
+    try:
+        UnaryClient(addr).call(by_name("pong"), "Pong", args_json=[1])
+    except UnaryError as refused:
+        say(f"The same call without a token -> {refused.code.name}: {refused.detail}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--node", required=True, help="a Rust `node --demo-actors`, HOST:PORT")
@@ -89,9 +127,10 @@ def main() -> int:
 
     with Node(NAME, args.cookie) as node:
         try:
-            talk_to_demo_actors(node, args.node)
+            node_name = talk_to_demo_actors(node, args.node)
             if args.caller:
                 host_greeter(node, args.caller)
+            unary(args.node, node_name, args.cookie)
         except SessionRefused as refused:
             say(f"The Rust node refused the session: {refused}")
             return 1

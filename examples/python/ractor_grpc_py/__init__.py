@@ -7,6 +7,7 @@ Written from ``proto/ractor_grpc/v1/cluster.proto`` alone, to copy from:
 - :mod:`.session`    one Session stream with a Rust node
 - :mod:`.node`       a node: dials Rust nodes, hosts Python actors
 - :mod:`.actor`      Python actors that Rust code calls through a typed ActorRef
+- :mod:`.unary`      unary Cast and Call with a token, for programs that are not nodes
 - :mod:`.stubs`      the gRPC stubs, generated from the proto when needed
 """
 
@@ -16,6 +17,7 @@ from .errors import CallFailed, CallTimeout, RactorGrpcError, SessionClosed, Ses
 from .handshake import mint_token
 from .node import Node
 from .session import DEFAULT_SCOPE, RemoteActor, Session
+from .unary import UnaryClient, UnaryError, UnaryReply, by_group, by_name, by_pid
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -30,6 +32,12 @@ __all__ = [
     "SessionError",
     "SessionRefused",
     "Some",
+    "UnaryClient",
+    "UnaryError",
+    "UnaryReply",
+    "by_group",
+    "by_name",
+    "by_pid",
     "decode",
     "encode",
     "mint_token",
