@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The test command: builds everything, runs the Rust tests (unit, integration,
-# doc) and the Python reference-client tests against a real `node` binary.
+# The test command: checks the proto contract (buf lint and buf breaking),
+# builds everything, runs the Rust tests (unit, integration, doc) and the
+# Python reference-client tests against a real `node` binary.
 # Runs from any directory; exits non-zero on the first failure.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '==> %s\n' "$*"; }
+
+# First: it takes seconds, and a wire break should stop everything else.
+# Needs npm the first time (it installs buf into .tools/).
+step "scripts/buf.sh"
+bash scripts/buf.sh
 
 step "cargo build --workspace --all-targets"
 cargo build --workspace --all-targets

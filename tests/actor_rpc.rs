@@ -185,6 +185,48 @@ async fn a_peers_actor_is_reached_through_its_proxy_by_name_pid_and_group() {
         Some("node-a")
     );
 
+    // node-b describes node-a's actor from its advert, with its groups.
+    let described = grpc
+        .describe_actor(bearer(
+            pb::DescribeActorRequest {
+                target: Some(pb::describe_actor_request::Target::Name("a-unary".into())),
+                node: "node-a".into(),
+            },
+            &token,
+        ))
+        .await
+        .expect("DescribeActor of a peer's actor")
+        .into_inner();
+    let actor = described.actor.expect("the actor");
+    assert_eq!(
+        (actor.name.as_str(), actor.message_type.as_str()),
+        ("a-unary", "MyBasicMessageType")
+    );
+    assert!(
+        actor.groups.iter().any(|g| g.group == "unary-group"),
+        "{:?}",
+        actor.groups
+    );
+    let message = described
+        .message
+        .expect("node-a described the type in its advert");
+    assert!(
+        message
+            .variants
+            .iter()
+            .any(|v| v.name == "Call1" && v.reply == "list<string>")
+    );
+    let elsewhere = grpc
+        .describe_actor(bearer(
+            pb::DescribeActorRequest {
+                target: Some(pb::describe_actor_request::Target::Name("a-unary".into())),
+                node: "node-q".into(),
+            },
+            &token,
+        ))
+        .await;
+    assert_refused(elsewhere, Code::NotFound, "no node \"node-q\"");
+
     // By pid on the peer.
     let pid = remote_actor.get_id().pid();
     cast(

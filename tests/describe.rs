@@ -58,6 +58,7 @@ async fn describe_actor_gives_every_variant_by_name_and_by_pid() {
                 target: Some(pb::describe_actor_request::Target::Name(
                     "d-described".into(),
                 )),
+                node: String::new(),
             },
             &token,
         ))
@@ -84,6 +85,8 @@ async fn describe_actor_gives_every_variant_by_name_and_by_pid() {
         .describe_actor(bearer(
             pb::DescribeActorRequest {
                 target: Some(pb::describe_actor_request::Target::Pid(pid)),
+                // This node's own name means this node.
+                node: "node-d".into(),
             },
             &token,
         ))
@@ -113,7 +116,10 @@ async fn describing_an_unknown_actor_or_none_is_a_readable_error() {
     let node = common::node("node-e", "e", ConnectionMode::Isolated).await;
     let token = token_for("node-e", TokenScope::Inspect);
     let mut grpc = client(&node.addr).await;
-    let ask = |target| pb::DescribeActorRequest { target };
+    let ask = |target| pb::DescribeActorRequest {
+        target,
+        node: String::new(),
+    };
     let missing = grpc
         .describe_actor(bearer(
             ask(Some(pb::describe_actor_request::Target::Name(

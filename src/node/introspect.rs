@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use ractor::{ActorCell, ActorId};
 
+use super::selector::Reached;
 use crate::{
     pb,
     registry::Adverts,
@@ -118,6 +119,36 @@ pub(crate) fn describe(adverts: &Adverts, target: &ActorTarget) -> Option<ActorD
     let message = schema_for(cell.get_type_id());
     let actor = local_actor(pid, &cell, &mut local_groups(), message.as_ref());
     Some(ActorDescription { actor, message })
+}
+
+/// The (scope, group) pairs `cell` (a local actor or a proxy) belongs to.
+fn groups_of(cell: &ActorCell) -> Vec<(String, String)> {
+    let id = cell.get_id();
+    let mut groups: Vec<(String, String)> = ractor::pg::which_scopes_and_groups()
+        .into_iter()
+        .filter(|key| {
+            ractor::pg::get_scoped_members(&key.get_scope(), &key.get_group())
+                .iter()
+                .any(|member| member.get_id() == id)
+        })
+        .map(|key| (key.get_scope(), key.get_group()))
+        .collect();
+    groups.sort();
+    groups
+}
+
+/// An actor a unary request found (here or on a peer), described.
+pub(crate) fn describe_reached(actor: &Reached) -> ActorDescription {
+    let message = actor.schema.as_deref().cloned();
+    ActorDescription {
+        actor: LocalActorInfo {
+            pid: actor.pid,
+            name: actor.name.clone(),
+            groups: groups_of(&actor.cell),
+            message_type: message.as_ref().map(|m| m.type_name.clone()),
+        },
+        message,
+    }
 }
 
 /// `owners` maps this node's proxies to (peer, pid); proxies of other node

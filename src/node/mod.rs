@@ -44,6 +44,7 @@ pub use config::{
 pub use connect::ConnectError;
 pub use events::NodeEventSubscription;
 pub use info::{NodeInfo, SessionId, SessionInfo, SessionState};
+pub(crate) use introspect::describe_reached;
 pub use introspect::{ActorDescription, ActorTarget, GroupInfo, GroupMember, LocalActorInfo};
 pub(crate) use messages::InternalMsg;
 pub use messages::NodeServerMessage;

@@ -11,7 +11,9 @@ use super::{
     admission::Admission,
 };
 use crate::{
-    node::{ActorTarget, InternalMsg, NodeServerMessage, Reached, Wanted},
+    node::{
+        ActorTarget, InternalMsg, NodeServerMessage, Reached, Selector, Wanted, describe_reached,
+    },
     pb::{self, cluster_node_server::ClusterNode},
     reply::{NodeStopped, ask},
     transport::{ResponseFrames, SessionStream},
@@ -105,7 +107,8 @@ impl ClusterNode for ClusterNodeService {
         request: Request<pb::DescribeActorRequest>,
     ) -> Result<Response<pb::ActorDescription>, Status> {
         use pb::describe_actor_request::Target;
-        let target = match request.into_inner().target {
+        let request = request.into_inner();
+        let target = match request.target {
             Some(Target::Pid(pid)) => ActorTarget::Pid(pid),
             Some(Target::Name(name)) => ActorTarget::Name(name),
             None => {
@@ -114,6 +117,23 @@ impl ClusterNode for ClusterNodeService {
                 ));
             }
         };
+        if !request.node.is_empty() {
+            // On a named node (a peer's actor through its advert).
+            let selector = match target {
+                ActorTarget::Pid(pid) => Selector::Pid(pid),
+                ActorTarget::Name(name) => Selector::Name(name),
+            };
+            let wanted = Wanted {
+                selector,
+                node: Some(request.node),
+                all: false,
+            };
+            let found = self.reach(wanted).await?;
+            let actor = found
+                .first()
+                .ok_or_else(|| Status::not_found("no actor matches"))?;
+            return Ok(Response::new(describe_reached(actor).to_pb()));
+        }
         let wanted = match &target {
             ActorTarget::Pid(pid) => format!("pid {pid}"),
             ActorTarget::Name(name) => format!("name {name:?}"),

@@ -18,6 +18,10 @@ use super::{
     impls::{read_count, take, write_varint},
 };
 
+/// Most elements an `array<T,N>` may have beyond the payload bytes that
+/// remain (elements of zero bytes, such as `unit`).
+const MAX_EMPTY_ARRAY: usize = 4096;
+
 /// Why arguments do not fit a variant: where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{place}: {detail}")]
@@ -544,6 +548,11 @@ fn decode(ty: &TypeExpr, input: &mut &[u8]) -> Result<Value, WireError> {
             Value::Array(items)
         }
         T::Array(item, n) => {
+            // A described length comes from a peer: one far beyond the
+            // payload (of zero-byte elements, say) must not spin.
+            if *n > input.len().max(MAX_EMPTY_ARRAY) {
+                return Err(WireError::Truncated { what: "array" });
+            }
             let mut items = Vec::with_capacity((*n).min(1024));
             for _ in 0..*n {
                 items.push(decode(item, input)?);

@@ -117,6 +117,18 @@ impl ScriptedPeer {
         cookie: &str,
         max_version: u32,
     ) -> Result<Self, String> {
+        Self::dial_with(addr, name, cookie, max_version, "").await
+    }
+
+    /// [`Self::dial_version`], saying `listen_addr` in the Hello (empty:
+    /// cannot be dialled).
+    pub async fn dial_with(
+        addr: &str,
+        name: &str,
+        cookie: &str,
+        max_version: u32,
+        listen_addr: &str,
+    ) -> Result<Self, String> {
         let channel = Channel::from_shared(format!("http://{addr}"))
             .map_err(|e| format!("bad address {addr}: {e}"))?
             .connect_timeout(STEP);
@@ -134,7 +146,7 @@ impl ScriptedPeer {
             min_version: VERSION,
             max_version,
             incarnation: rand::random::<u64>().max(1),
-            listen_addr: String::new(),
+            listen_addr: listen_addr.to_owned(),
         };
         let (tx, rx) = mpsc::channel(64);
         // Queued before the call so it goes out with the stream.

@@ -299,6 +299,12 @@ fn bytes_that_break_a_rule_do_not_become_json() {
     assert!(value_to_json(&ty("map<u8,u8>"), &[2, 1, 1, 1, 2]).is_err());
     assert!(value_to_json(&ty("string"), &[2, 0xff, 0xfe]).is_err());
     assert!(value_to_json(&ty("list<unit>"), &[200]).is_err());
+    // A described array far longer than the payload does not spin.
+    assert!(value_to_json(&ty("array<unit,18446744073709551615>"), &[]).is_err());
+    assert_eq!(
+        value_to_json(&ty("array<unit,3>"), &[]).expect("3 units"),
+        json!([null, null, null])
+    );
     assert!(matches!(
         value_to_json(&ty("u8"), &[1, 2]),
         Err(WireError::TrailingBytes { count: 1 })
