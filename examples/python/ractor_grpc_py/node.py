@@ -51,6 +51,8 @@ class Node:
                  heartbeat_timeout: float = 10.0, follow_peer_lists: bool = False) -> None:
         if not name or len(name.encode("utf-8")) > MAX_NAME_BYTES:
             raise ValueError("a node name is 1 to 255 bytes of UTF-8")
+        if not cookie:
+            raise ValueError("the cookie may not be empty")
         if heartbeat_timeout <= heartbeat_interval:
             raise ValueError("heartbeat_timeout must be longer than heartbeat_interval")
         self.name = name
@@ -80,13 +82,16 @@ class Node:
 
     # ------------------------------------------------------------ sessions
 
-    def connect(self, addr: str, timeout: float = 10.0) -> Session:
+    def connect(self, addr: str, timeout: float = 5.0) -> Session:
         """Dials the node at ``addr`` ("host:port") and returns the session
         once both sides are Ready (the peer's actors and groups are known).
+        ``timeout`` bounds the handshake and first sync (the proto's
+        default deadline is 5 s).
 
         Raises :class:`SessionRefused` with the gRPC status that says why:
         UNAUTHENTICATED for a wrong cookie, FAILED_PRECONDITION for a
-        duplicate name or session, DEADLINE_EXCEEDED when ``timeout``
+        duplicate name or an existing session (``already-connected``),
+        DEADLINE_EXCEEDED when ``timeout``
         seconds pass first, UNAVAILABLE when nothing listens there.
         """
         with self._changed:
@@ -110,6 +115,13 @@ class Node:
         """The sessions that have not ended."""
         with self._changed:
             return [s for s in self._sessions if s.state != "closed"]
+
+    def _other_session(self, session: Session, peer_name: str) -> Session | None:
+        """Another live session (or dial) with the node named ``peer_name``."""
+        for other in self._sessions:
+            if other is not session and other.peer_name == peer_name and other.state != "closed":
+                return other
+        return None
 
     def _session_ended(self, session: Session) -> None:
         if session in self._sessions:

@@ -62,8 +62,8 @@ MAX_BATCH = 256
 #: Largest gRPC message either way; the Rust node's default max message size.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 #: How long, after a session ends, the peer gets to close its half of the
-#: stream before this side cancels it.
-CLOSE_GRACE = 5.0
+#: stream before this side drops it (the proto: "at most 2 s later").
+CLOSE_GRACE = 2.0
 #: Names (and listen addresses) are at most this many bytes.
 MAX_NAME_BYTES = 255
 
@@ -359,6 +359,12 @@ class Session:
         if ch.name == self.node.name:
             return self._refuse(grpc.StatusCode.FAILED_PRECONDITION, "duplicate-name",
                                 f"the peer uses this node's own name {ch.name!r}")
+        # Our claim (the proto's table): one established session per peer
+        # incarnation, and one dial at a time.
+        twin = self.node._other_session(self, ch.name)
+        if twin is not None and twin.peer_incarnation == ch.incarnation:
+            return self._refuse(grpc.StatusCode.FAILED_PRECONDITION, "already-connected",
+                                f"already connected to {ch.name} (or dialling it) from {twin.addr}")
         self._challenge = ch
         self.peer_name = ch.name
         self.peer_listen_addr = ch.listen_addr
@@ -382,6 +388,12 @@ class Session:
         if not handshake.proofs_match(expected, env.welcome.proof):
             return self._refuse(grpc.StatusCode.UNAUTHENTICATED, "bad-cookie",
                                 "bad acceptor proof (a different cookie?)")
+        # A session with an older incarnation of this peer (it restarted)
+        # is superseded by this one.
+        old = self.node._other_session(self, self.peer_name)
+        if old is not None and old.peer_incarnation != self.peer_incarnation:
+            old._refuse(grpc.StatusCode.ABORTED, "superseded",
+                        f"{self.peer_name} restarted: a session with its new incarnation replaces this one")
         # Authenticated: our snapshot, then Ready (the node builds it under
         # the same lock as it announces new actors, so nothing is missed).
         self._phase = "authenticated"

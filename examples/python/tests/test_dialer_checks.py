@@ -47,7 +47,7 @@ class FakeAcceptor:
         """The Goodbye the dialer sent, waiting at most ``timeout`` seconds."""
         while True:
             env = self.heard.get(timeout=timeout)
-            if env.WhichOneof("body") == "goodbye":
+            if not isinstance(env, tuple) and env.WhichOneof("body") == "goodbye":
                 return env.goodbye
 
     def stop(self) -> None:
@@ -67,9 +67,28 @@ def fake() -> Iterator[Callable[[Node, Script], FakeAcceptor]]:
         f.stop()
 
 
-def challenge(pb: Any, hello: Any) -> Any:
+def challenge(pb: Any, hello: Any, incarnation: int = 7) -> Any:
     return pb.Frame(envelopes=[pb.Envelope(challenge=pb.Challenge(
-        name="fake", nonce=os.urandom(32), version=2, incarnation=7, listen_addr="127.0.0.1:1"))])
+        name="fake", nonce=os.urandom(32), version=2, incarnation=incarnation, listen_addr="127.0.0.1:1"))])
+
+
+def welcoming(node: Node, incarnation: int = 7) -> Script:
+    """An acceptor written from the proto: it knows the cookie, checks the
+    dialer's proof, welcomes it with its own and says Ready."""
+    def script(envs: Iterator[Any], pb: Any, heard: Any) -> Iterator[Any]:
+        h = next(envs).hello
+        frame = challenge(pb, h, incarnation)
+        c = frame.envelopes[0].challenge
+        yield frame
+        fields = handshake.HandshakeFields(h.name, h.nonce, h.min_version, h.max_version, h.incarnation,
+                                           h.listen_addr, c.name, c.nonce, c.version, c.incarnation, c.listen_addr)
+        heard.put(("hello", h))
+        heard.put(("proof ok", next(envs).proof.proof == handshake.dialer_proof(node.cookie, fields)))
+        welcome = pb.Welcome(proof=handshake.acceptor_proof(node.cookie, fields))
+        yield pb.Frame(envelopes=[pb.Envelope(welcome=welcome), pb.Envelope(ready=pb.Ready())])
+        for _ in envs:
+            pass
+    return script
 
 
 def test_a_wrong_acceptor_proof_is_refused(py_node: Callable[..., Node], fake: Callable[..., FakeAcceptor]) -> None:
@@ -95,33 +114,37 @@ def test_an_acceptor_written_from_the_proto_welcomes_the_dialer(py_node: Callabl
     """The dialer's Hello and Proof are what the proto specifies: an acceptor
     that knows the cookie checks the proof, answers with its own, and the
     session becomes ready; closing it says Goodbye with OK and 'stopped'."""
-    seen: dict[str, Any] = {}
     node = py_node()
-
-    def script(envs: Iterator[Any], pb: Any, heard: Any) -> Iterator[Any]:
-        h = next(envs).hello
-        frame = challenge(pb, h)
-        c = frame.envelopes[0].challenge
-        yield frame
-        fields = handshake.HandshakeFields(h.name, h.nonce, h.min_version, h.max_version, h.incarnation,
-                                           h.listen_addr, c.name, c.nonce, c.version, c.incarnation, c.listen_addr)
-        seen["hello"] = h
-        seen["proof_ok"] = next(envs).proof.proof == handshake.dialer_proof(node.cookie, fields)
-        yield pb.Frame(envelopes=[pb.Envelope(welcome=pb.Welcome(proof=handshake.acceptor_proof(node.cookie, fields))),
-                                  pb.Envelope(ready=pb.Ready())])
-        for _ in envs:
-            pass
-
-    acceptor = fake(node, script)
+    acceptor = fake(node, welcoming(node))
     session = node.connect(acceptor.addr, timeout=10)
     assert session.state == "ready" and session.peer_name == "fake"
-    h = seen["hello"]
+    said: dict[str, Any] = {}  # what the acceptor's script recorded
+    while len(said) < 2:
+        item = acceptor.heard.get(timeout=10)
+        if isinstance(item, tuple):
+            said[item[0]] = item[1]
+    h = said["hello"]
     assert (h.name, len(h.nonce), h.min_version, h.max_version, h.listen_addr) == ("py-node", 32, 1, 2, "")
     assert h.incarnation == node.incarnation != 0
-    assert seen["proof_ok"]
+    assert said["proof ok"]
     node.close()
     goodbye = acceptor.goodbye()
     assert (goodbye.code, goodbye.cause) == (0, "stopped")
+
+
+def test_a_restarted_peer_supersedes_its_old_session(py_node: Callable[..., Node],
+                                                     fake: Callable[..., FakeAcceptor]) -> None:
+    node = py_node()
+    old_acceptor = fake(node, welcoming(node, incarnation=7))
+    new_acceptor = fake(node, welcoming(node, incarnation=8))  # "fake" again, restarted
+    old = node.connect(old_acceptor.addr, timeout=10)
+    new = node.connect(new_acceptor.addr, timeout=10)
+    assert new.state == "ready"
+    assert old.state == "closed" and old.ended is not None
+    assert (old.ended.code, old.ended.cause) == (grpc.StatusCode.ABORTED, "superseded")
+    goodbye = old_acceptor.goodbye()
+    assert (goodbye.code, goodbye.cause) == (grpc.StatusCode.ABORTED.value[0], "superseded")
+    assert node.sessions == [new]
 
 
 def test_a_frame_out_of_order_is_a_protocol_violation(py_node: Callable[..., Node],

@@ -124,6 +124,22 @@ def test_a_wrong_cookie_is_unauthenticated(rust: Processes, py_node: Callable[..
     a.wait_for_line(r"disconnected from .*: bad-cookie")
     # The refusal left nothing behind: the right cookie still gets in.
     assert py_node("py-node-2").connect(a.addr).state == "ready"
+    with pytest.raises(ValueError, match="cookie may not be empty"):
+        Node("py-node-3", "")
+
+
+def test_one_session_per_peer(rust: Processes, py_node: Callable[..., Node]) -> None:
+    a = rust.node("node-a")
+    node = py_node()
+    first = node.connect(a.addr)
+    with pytest.raises(SessionRefused) as again:
+        node.connect(a.addr)
+    assert (again.value.code, again.value.cause) == (grpc.StatusCode.FAILED_PRECONDITION, "already-connected")
+    # The Python node's own claim refused it, before its Proof: the node
+    # never had to.
+    assert again.value.detail.startswith("already connected to node-a"), again.value.detail
+    assert first.state == "ready" and node.sessions == [first]
+    assert first.call(node.find_by_name("pong")[0].pid, "Pong", bytes(8)) == (1).to_bytes(8, "big")
 
 
 def test_goodbye_from_a_stopping_node_ends_the_session(rust: Processes, py_node: Callable[..., Node]) -> None:

@@ -147,6 +147,11 @@ def test_rust_transcodes_json_for_the_python_actor_from_its_advert(
     assert (reply.json(), reply.node) == (2, "py-node")
     assert c.call(target, "Greet", args_json=["json", 2]).json() == "hello json, hello json"
     assert c.call(target, "Notes").json() == ["via unary"]
+    # node-a describes the Python actor from the advert, as it would a Rust one.
+    stub = node.pb_grpc.ClusterNodeStub(c._channel)
+    described = stub.DescribeActor(node.pb.DescribeActorRequest(name="greeter", node="py-node"),
+                                   metadata=c._metadata, timeout=WAIT)
+    assert described.message == node._description(greeter)
     assert notes == ["via unary"]
     with pytest.raises(UnaryError) as wrong:
         c.call(target, "Greet", args_json=["json", -1])  # u32
