@@ -33,17 +33,18 @@ cargo test -p ractor_grpc --features serde --lib wire
 step "cargo test --workspace --doc"
 cargo test --workspace --doc
 
-REQS=integration/python/requirements.txt
+# The reflection client's and the Python reference node's requirements.
+REQS=(integration/python/requirements.txt examples/python/requirements.txt)
 PYTHON=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
     step "creating .venv with $PYTHON"
     "$PYTHON" -m venv .venv
 fi
 STAMP=.venv/.requirements.sha
-want=$(sha256sum "$REQS" | cut -d' ' -f1)
+want=$(cat "${REQS[@]}" | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]]; then
-    step "pip install -r $REQS"
-    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$REQS"
+    step "pip install -r ${REQS[*]}"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r "${REQS[0]}" -r "${REQS[1]}"
     printf '%s\n' "$want" >"$STAMP"
 else
     step "python requirements up to date (.venv)"
@@ -51,3 +52,7 @@ fi
 
 step "pytest integration/python"
 RACTOR_GRPC_NODE_BIN=target/debug/node .venv/bin/python -m pytest -q integration/python
+
+# The Python reference node; its stubs are generated from proto/ in this run.
+step "pytest examples/python"
+RACTOR_GRPC_NODE_BIN=target/debug/node .venv/bin/python -m pytest -q examples/python

@@ -3,6 +3,7 @@
 //! probes tests need, and the one actor that serves it.
 
 pub mod demo;
+pub mod greeter;
 pub mod inspect;
 pub mod pki;
 
