@@ -302,15 +302,17 @@ impl<H> SessionTable<H> {
     }
 
     /// Transitive mode: when session `newcomer` is ready, it hears of every
-    /// other ready peer, and each of them hears of it. Each pair is one
-    /// session and the peers to tell it about.
+    /// other ready peer it can dial, and each of them hears of it if it can
+    /// be dialled (it gave a listen address). Each pair is one session and
+    /// the peers to tell it about.
     pub(crate) fn introductions(
         &self,
         newcomer: SessionId,
     ) -> Vec<(SessionId, Vec<pb::KnownPeer>)> {
-        let Some(new) = self.sessions.get(&newcomer).and_then(Entry::known_peer) else {
+        let Some(entry) = self.sessions.get(&newcomer) else {
             return Vec::new();
         };
+        let new = entry.known_peer();
         let mut others: Vec<(SessionId, Option<pb::KnownPeer>)> = self
             .sessions
             .iter()
@@ -318,14 +320,16 @@ impl<H> SessionTable<H> {
             .map(|(id, e)| (*id, e.known_peer()))
             .collect();
         others.sort_by_key(|(id, _)| *id);
-        // The newcomer hears of the others it can dial; each other hears of
-        // the newcomer, whether or not it can be dialled itself.
+        // A newcomer that only dials (no listen address) still hears of the
+        // others; the others hear of it only if they could dial it.
         let dialable: Vec<pb::KnownPeer> = others.iter().filter_map(|(_, k)| k.clone()).collect();
         let mut out = Vec::new();
         if !dialable.is_empty() {
             out.push((newcomer, dialable));
         }
-        out.extend(others.into_iter().map(|(id, _)| (id, vec![new.clone()])));
+        if let Some(new) = new {
+            out.extend(others.into_iter().map(|(id, _)| (id, vec![new.clone()])));
+        }
         out
     }
 

@@ -151,8 +151,12 @@ async fn a_ready_newcomer_and_the_ready_peers_are_introduced_to_each_other() {
     let mut alone = SessionTable::<u32>::default();
     add(&mut alone, 1, "b", "127.0.0.1:2", SessionState::Ready);
     assert!(alone.introductions(1).is_empty());
-    // A newcomer that gave no listen address cannot be dialled.
-    assert!(t.introductions(6).is_empty());
+    // A newcomer that gave no listen address (a client that only dials)
+    // hears of the others it can dial, and nobody hears of it.
+    let intro = t.introductions(6);
+    assert_eq!(intro.len(), 1, "{intro:?}");
+    assert_eq!(intro[0].0, 6);
+    assert!(intro[0].1.contains(&known("g", "127.0.0.1:7")), "{intro:?}");
 }
 
 struct Idle;
