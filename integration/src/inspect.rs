@@ -83,6 +83,14 @@ pub fn peer_line(peer: &pb::PeerInfo) -> String {
     )
 }
 
+/// Reads a [`peer_line`] back as the peer's name and its state word
+/// (`ready`, `handshake`, ...); `None` if `line` is not one.
+pub fn parse_peer_line(line: &str) -> Option<(String, String)> {
+    let (name, rest) = line.split_once(": ")?;
+    let state = rest.split(", ").next()?;
+    Some((name.to_owned(), state.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +132,23 @@ mod tests {
             Some(("workers (scope jobs)".to_owned(), vec![]))
         );
         assert_eq!(parse_group_line("[a] listening on 1.2.3.4:5"), None);
+    }
+
+    #[test]
+    fn a_peer_line_reads_back_as_its_name_and_state() {
+        let peer = pb::PeerInfo {
+            name: "node-b".into(),
+            state: pb::SessionState::Ready as i32,
+            direction: pb::Direction::Inbound as i32,
+            listen_addr: "127.0.0.1:4001".into(),
+            addr: "127.0.0.1:50000".into(),
+            ..Default::default()
+        };
+        let line = peer_line(&peer);
+        assert_eq!(
+            parse_peer_line(&line),
+            Some(("node-b".to_owned(), "ready".to_owned()))
+        );
+        assert_eq!(parse_peer_line("no colon here"), None);
     }
 }

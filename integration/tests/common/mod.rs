@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod cluster;
 pub mod netns;
 
 use std::{
@@ -89,8 +90,13 @@ impl NodeProcess {
     /// As [`start`](Self::start), on host `name` of `lab` (in its network
     /// namespace, listening on its address unless `extra` says otherwise).
     pub fn start_in(lab: &NetLab, name: &str, cookie: &str, extra: &[&str]) -> Self {
+        Self::start_in_on(lab, name, cookie, 0, extra)
+    }
+
+    /// As [`start_in`](Self::start_in), listening on `port` (0: any).
+    pub fn start_in_on(lab: &NetLab, name: &str, cookie: &str, port: u16, extra: &[&str]) -> Self {
         let host = lab.host(name);
-        let listen = format!("{}:0", host.ip);
+        let listen = format!("{}:{port}", host.ip);
         let extra = [&["--listen", &listen][..], extra].concat();
         let mut node = Self::start_with(lab.command(name, NODE), name, cookie, &extra);
         node.netns = Some(host.netns.clone());
@@ -261,11 +267,18 @@ impl NodeProcess {
 
     /// Runs `node inspect ADDR groups` in `netns` and reads its lines.
     async fn inspect_groups(&self, netns: &str) -> Vec<(String, Vec<String>)> {
+        self.inspect(netns, "groups")
+            .await
+            .iter()
+            .map(|l| inspect::parse_group_line(l).unwrap_or_else(|| panic!("not a group: {l:?}")))
+            .collect()
+    }
+
+    /// Runs `node inspect ADDR LISTING` in `netns`; its stdout lines.
+    async fn inspect(&self, netns: &str, listing: &str) -> Vec<String> {
         let cookie = self.cookie.as_deref().expect("started with a known cookie");
         let out = tokio::process::Command::new("ip")
-            .args([
-                "netns", "exec", netns, NODE, "inspect", &self.addr, "groups",
-            ])
+            .args(["netns", "exec", netns, NODE, "inspect", &self.addr, listing])
             .args(["--name", &self.name, "--timeout-ms", "5000"])
             .env("RACTOR_GRPC_COOKIE", cookie)
             .env("RUST_LOG", "warn")
@@ -283,10 +296,31 @@ impl NodeProcess {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        stdout
-            .lines()
-            .map(|l| inspect::parse_group_line(l).unwrap_or_else(|| panic!("not a group: {l:?}")))
-            .collect()
+        stdout.lines().map(str::to_owned).collect()
+    }
+
+    /// The names of the peers this node has a ready session with, sorted;
+    /// a node in a namespace of its own is asked by `node inspect`.
+    pub async fn ready_peers(&self) -> Vec<String> {
+        let mut names: Vec<String> = match &self.netns {
+            Some(netns) => self
+                .inspect(netns, "peers")
+                .await
+                .iter()
+                .filter_map(|l| inspect::parse_peer_line(l))
+                .filter(|(_, state)| state == "ready")
+                .map(|(name, _)| name)
+                .collect(),
+            None => self
+                .list_peers()
+                .await
+                .into_iter()
+                .filter(|p| p.state == pb::SessionState::Ready as i32)
+                .map(|p| p.name)
+                .collect(),
+        };
+        names.sort();
+        names
     }
 
     /// Polls ListGroups every 50 ms (at most `within`) until `check` holds.
