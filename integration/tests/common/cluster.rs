@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{NodeProcess, netns};
+use super::{NODE, NodeProcess, netns};
 use netns::NetLab;
 
 /// Where the nodes run.
@@ -28,6 +28,8 @@ enum Net {
 /// runs.
 struct Member {
     name: String,
+    /// The binary it runs (`node` or another with its flags).
+    program: Option<String>,
     /// The loopback address it listens on (loopback mode).
     ip: String,
     extra: Vec<String>,
@@ -59,6 +61,7 @@ impl Cluster {
             .zip(11u8..)
             .map(|(name, n)| Member {
                 name: (*name).to_owned(),
+                program: None,
                 ip: format!("127.0.0.{n}"),
                 extra: Vec::new(),
                 process: None,
@@ -101,7 +104,19 @@ impl Cluster {
 
     /// Starts node `name` with `extra` flags on its host, any port.
     pub fn start(&mut self, name: &str, extra: &[&str]) -> &mut NodeProcess {
+        self.start_program(name, None, extra)
+    }
+
+    /// Starts `program` (a binary with `node`'s flags; `None`: `node`) as
+    /// `name` on its host, any port.
+    pub fn start_program(
+        &mut self,
+        name: &str,
+        program: Option<&str>,
+        extra: &[&str],
+    ) -> &mut NodeProcess {
         let extra: Vec<String> = extra.iter().map(|&e| e.to_owned()).collect();
+        self.member_mut(name).program = program.map(str::to_owned);
         let process = self.launch(name, &extra, None);
         let member = self.member_mut(name);
         member.addr = process.addr.clone();
@@ -117,12 +132,16 @@ impl Cluster {
                 .and_then(|p| p.parse().ok())
                 .expect("an address with a port")
         });
+        let member = self.member(name);
+        let program = member.program.as_deref().unwrap_or(NODE);
         match &self.net {
-            Net::Hosts(lab) => NodeProcess::start_in_on(lab, name, &self.cookie, port, &extra),
+            Net::Hosts(lab) => {
+                NodeProcess::start_program_in(lab, program, name, &self.cookie, port, &extra)
+            }
             Net::Loopback(_) => {
-                let listen = format!("{}:{port}", self.member(name).ip);
+                let listen = format!("{}:{port}", member.ip);
                 let extra = [&["--listen", listen.as_str()][..], &extra].concat();
-                NodeProcess::start(name, &self.cookie, &extra)
+                NodeProcess::start_program(program, name, &self.cookie, &extra)
             }
         }
     }

@@ -23,6 +23,8 @@ use tonic::{Request, metadata::MetadataValue};
 
 /// The `node` binary.
 const NODE: &str = env!("CARGO_BIN_EXE_node");
+/// The load generator of the reliability scenarios.
+pub const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
 
 /// `node` flags for a quick reconnect (after 100 ms, backing off to 500 ms)
 /// and a member in pg group `workers`.
@@ -87,6 +89,11 @@ impl NodeProcess {
         Self::start_with(Command::new(NODE), name, cookie, extra)
     }
 
+    /// As [`start`](Self::start), for another `program` with `node`'s flags.
+    pub fn start_program(program: &str, name: &str, cookie: &str, extra: &[&str]) -> Self {
+        Self::start_with(Command::new(program), name, cookie, extra)
+    }
+
     /// As [`start`](Self::start), on host `name` of `lab` (in its network
     /// namespace, listening on its address unless `extra` says otherwise).
     pub fn start_in(lab: &NetLab, name: &str, cookie: &str, extra: &[&str]) -> Self {
@@ -95,10 +102,23 @@ impl NodeProcess {
 
     /// As [`start_in`](Self::start_in), listening on `port` (0: any).
     pub fn start_in_on(lab: &NetLab, name: &str, cookie: &str, port: u16, extra: &[&str]) -> Self {
+        Self::start_program_in(lab, NODE, name, cookie, port, extra)
+    }
+
+    /// `program` (a binary with the `node` flags `--name`, `--cookie` and
+    /// `--listen`) on host `name` of `lab`, listening on `port` (0: any).
+    pub fn start_program_in(
+        lab: &NetLab,
+        program: &str,
+        name: &str,
+        cookie: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> Self {
         let host = lab.host(name);
         let listen = format!("{}:{port}", host.ip);
         let extra = [&["--listen", &listen][..], extra].concat();
-        let mut node = Self::start_with(lab.command(name, NODE), name, cookie, &extra);
+        let mut node = Self::start_with(lab.command(name, program), name, cookie, &extra);
         node.netns = Some(host.netns.clone());
         node
     }
