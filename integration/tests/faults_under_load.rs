@@ -24,6 +24,25 @@ const CALL_TIMEOUT_MS: u64 = 1000;
 /// schedules late; a hang would be seconds past).
 const LATE_SLACK_MS: u64 = 1500;
 
+/// Fault rounds: 1, or the number `RELIABILITY_FULL` gives (the full run
+/// sets 5).
+fn rounds() -> u32 {
+    std::env::var("RELIABILITY_FULL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// How long the load runs on after the faults: 2 s, 20 s in the full run.
+fn tail() -> Duration {
+    if rounds() > 1 {
+        Duration::from_secs(20)
+    } else {
+        Duration::from_secs(2)
+    }
+}
+
 fn summary(line: &str) -> Value {
     let json = line
         .strip_prefix("loadgen-summary ")
@@ -70,31 +89,40 @@ async fn calls_end_and_casts_to_connected_peers_arrive_in_order_through_faults()
     }
     let started = Instant::now();
 
-    // A crash and a restart on the same address while the load runs.
-    cluster.crash("killed");
-    let load = cluster.node_mut("load");
-    load.wait_line(WAIT, "disconnected from killed");
-    cluster.restart("killed");
-    let load = cluster.node_mut("load");
-    load.wait_line(WAIT, "found workers@killed");
-
-    // A silent partition and its healing, where there is a network to cut.
-    if cluster.has_hosts() {
-        cluster.partition("parted");
+    // A crash and a restart on the same address, then a silent partition
+    // and its healing (where there is a network to cut), while the load
+    // runs: once, or `RELIABILITY_FULL` rounds.
+    for round in 0..rounds() {
+        cluster.crash("killed");
         cluster
             .node_mut("load")
-            .wait_line(WAIT, "disconnected from parted");
-        cluster.heal("parted");
+            .wait_line(WAIT, "disconnected from killed");
+        cluster.restart("killed");
         cluster
             .node_mut("load")
-            .wait_line(WAIT, "found workers@parted");
-    } else {
-        println!("no partition on loopback: only the crash and restart ran");
+            .wait_line(WAIT, "found workers@killed");
+        if cluster.has_hosts() {
+            cluster.partition("parted");
+            cluster
+                .node_mut("load")
+                .wait_line(WAIT, "disconnected from parted");
+            cluster.heal("parted");
+            cluster
+                .node_mut("load")
+                .wait_line(WAIT, "found workers@parted");
+        } else if round == 0 {
+            println!("no partition on loopback: only the crash and restart ran");
+        }
+        println!(
+            "round {} of faults done after {} ms",
+            round + 1,
+            started.elapsed().as_millis()
+        );
     }
     // The load runs on for a while after the faults, so every target also
     // gets traffic on its new session (the workload's length, not a wait
     // for something to happen).
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(tail()).await;
     std::fs::write(&stop, b"stop").expect("stop file");
     let load = cluster.node_mut("load");
     let mut summaries = Vec::new();
