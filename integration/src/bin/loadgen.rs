@@ -58,6 +58,11 @@ struct Args {
     /// Casts sent between two calls, per target.
     #[arg(long, default_value_t = 20)]
     casts_per_call: u64,
+    /// Every this many ms, end the session with the next target (in turn)
+    /// and dial it again: the i-th `--target` is the peer at the i-th
+    /// `--connect`. 0: never.
+    #[arg(long, default_value_t = 0)]
+    reconnect_every_ms: u64,
     #[arg(long, default_value_t = 250)]
     heartbeat_interval_ms: u64,
     #[arg(long, default_value_t = 1000)]
@@ -188,6 +193,32 @@ async fn drive(
     }
 }
 
+/// Ends the session with each target in turn and dials it again, every
+/// `--reconnect-every-ms`, until the stop file appears.
+async fn reconnect(node: ActorRef<NodeServerMessage>, args: Arc<Args>) {
+    let every = Duration::from_millis(args.reconnect_every_ms);
+    let pairs: Vec<(&String, &String)> = args.targets.iter().zip(&args.connect).collect();
+    let mut turn = 0usize;
+    loop {
+        tokio::time::sleep(every).await;
+        if args.stop_file.exists() || pairs.is_empty() {
+            return;
+        }
+        let (target, addr) = pairs[turn % pairs.len()];
+        turn += 1;
+        println!("[{}] reconnecting {target}", args.name);
+        // Disconnecting forgets the target; keeping it connected again
+        // dials it at once.
+        if ractor_grpc::disconnect(&node, target).await.is_err()
+            || ractor_grpc::keep_connected(&node, addr.clone())
+                .await
+                .is_err()
+        {
+            return;
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Arc::new(Args::parse());
@@ -230,6 +261,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             args.clone(),
             summary,
         )));
+    }
+    if args.reconnect_every_ms > 0 {
+        tokio::spawn(reconnect(node.clone(), args.clone()));
     }
     for driver in drivers {
         driver.await?;

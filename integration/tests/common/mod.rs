@@ -68,6 +68,17 @@ pub fn sorted_ms(times: &mut [Duration]) -> Vec<u128> {
     times.iter().map(Duration::as_millis).collect()
 }
 
+/// What a process holds, from /proc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    /// Resident memory in KiB.
+    pub rss_kib: u64,
+    /// Open file descriptors.
+    pub fds: usize,
+    /// Threads.
+    pub threads: u64,
+}
+
 /// A `node` process; killed when dropped.
 pub struct NodeProcess {
     pub name: String,
@@ -186,6 +197,11 @@ impl NodeProcess {
         }
     }
 
+    /// Every stdout line a wait has read so far.
+    pub fn lines_seen(&self) -> &[String] {
+        &self.seen
+    }
+
     /// The stdout lines printed since the last wait, without waiting.
     pub fn take_lines(&mut self) -> Vec<String> {
         let lines: Vec<String> = self.lines.try_iter().collect();
@@ -206,6 +222,33 @@ impl NodeProcess {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("{} did not stop within 10 s", self.name);
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the process holds now, from /proc: resident memory (KiB),
+    /// open file descriptors, threads.
+    pub fn resources(&self) -> Resources {
+        let pid = self.pid();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let count =
+            |dir: &str| std::fs::read_dir(format!("/proc/{pid}/{dir}")).map_or(0, Iterator::count);
+        Resources {
+            rss_kib: field("VmRSS:"),
+            fds: count("fd"),
+            threads: field("Threads:"),
+        }
     }
 
     /// Freezes the process (SIGSTOP): it holds its sockets open and says
