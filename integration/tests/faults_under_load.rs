@@ -2,7 +2,8 @@
 //! faults. A load generator casts numbered messages to and calls the
 //! `workers` actor of three peers, separate processes on hosts of their
 //! own, while one peer is killed and restarted and another is cut off and
-//! put back (where namespaces allow). What must hold:
+//! put back, and the third sends over a slow link (where namespaces allow).
+//! What must hold:
 //! - every call ends with a reply or a typed error, none long past its
 //!   timeout;
 //! - casts to the peer that stayed connected: none lost, none reordered,
@@ -92,6 +93,11 @@ async fn calls_end_and_casts_to_connected_peers_arrive_in_order_through_faults()
     // A crash and a restart on the same address, then a silent partition
     // and its healing (where there is a network to cut), while the load
     // runs: once, or `RELIABILITY_FULL` rounds.
+    // The peer that stays connected does so over a slow link (a token
+    // bucket of 1 Mbit/s each way) while the faults run.
+    if cluster.has_hosts() {
+        cluster.slow_link("stable", Some("1mbit"));
+    }
     for round in 0..rounds() {
         cluster.crash("killed");
         cluster
@@ -118,6 +124,9 @@ async fn calls_end_and_casts_to_connected_peers_arrive_in_order_through_faults()
             round + 1,
             started.elapsed().as_millis()
         );
+    }
+    if cluster.has_hosts() {
+        cluster.slow_link("stable", None);
     }
     // The load runs on for a while after the faults, so every target also
     // gets traffic on its new session (the workload's length, not a wait

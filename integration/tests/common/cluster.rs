@@ -8,10 +8,7 @@
 //! [`Cluster::network`] says which, for the test's output. Setting
 //! `RELIABILITY_LOOPBACK` (to anything) picks loopback even as root.
 
-use std::{
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use super::{NODE, NodeProcess, netns};
 use netns::NetLab;
@@ -205,30 +202,13 @@ impl Cluster {
         self.lab().heal(name);
     }
 
-    /// Limits what node `name`'s host sends to `rate` (tc's token bucket,
+    /// Limits node `name`'s link to `rate` both ways (tc's token bucket,
     /// e.g. "1mbit"); `None` lifts the limit.
+    ///
+    /// # Panics
+    /// On loopback, where there is no link (see [`has_hosts`](Self::has_hosts)).
     pub fn slow_link(&self, name: &str, rate: Option<&str>) {
-        let lab = self.lab();
-        let ns = lab.host(name).netns.clone();
-        let args: Vec<String> = match rate {
-            Some(rate) => format!(
-                "-n {ns} qdisc replace dev eth0 root tbf rate {rate} burst 32kbit latency 400ms"
-            )
-            .split(' ')
-            .map(str::to_owned)
-            .collect(),
-            None => format!("-n {ns} qdisc del dev eth0 root")
-                .split(' ')
-                .map(str::to_owned)
-                .collect(),
-        };
-        let out = Command::new("tc").args(&args).output().expect("tc runs");
-        assert!(
-            out.status.success(),
-            "tc {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.lab().shape(name, rate);
     }
 
     fn lab(&self) -> &NetLab {

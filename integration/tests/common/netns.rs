@@ -159,6 +159,37 @@ impl NetLab {
         self.set_port(name, "up");
     }
 
+    /// Limits host `name`'s link to `rate` (e.g. "1mbit") both ways, with
+    /// a token bucket (`tc tbf`) on its own end (what it sends) and on its
+    /// bridge-side end (what it receives); `None` lifts the limit.
+    pub fn shape(&self, name: &str, rate: Option<&str>) {
+        let host = self.host(name);
+        for (netns, dev) in [
+            (host.netns.as_str(), "eth0"),
+            (self.switch.as_str(), host.port.as_str()),
+        ] {
+            let mut args = vec!["-n", netns, "qdisc"];
+            match rate {
+                Some(rate) => args.extend([
+                    "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", "32kbit",
+                    "latency", "400ms",
+                ]),
+                None => args.extend(["del", "dev", dev, "root"]),
+            }
+            let shown = format!("tc {}", args.join(" "));
+            let out = Command::new("tc")
+                .args(&args)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run `{shown}`: {e}"));
+            assert!(
+                out.status.success(),
+                "`{shown}` failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+
     /// Sets host `name`'s bridge-side end `up` or `down`.
     fn set_port(&self, name: &str, state: &str) {
         let port = self.host(name).port.as_str();
