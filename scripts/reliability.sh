@@ -27,6 +27,10 @@ step "scenario 2: load during faults ($RELIABILITY_FULL rounds of crash/restart 
 cargo nextest run -p integration --test faults_under_load --no-capture 2>&1 |
     grep -E '^(network|round|load ran|  \{|views converged|no partition)|PASS|FAIL|panicked'
 
+step "scenario 3: a slow consumer flooded with 30,000 casts"
+cargo nextest run -p integration --test slow_consumer --no-capture 2>&1 |
+    grep -E '^(network|\{|receiver rss)|PASS|FAIL|panicked'
+
 step "scenario 4: a 60 s soak with a reconnect every second"
 cargo nextest run -p integration --test soak --no-capture 2>&1 |
     grep -E '^(network|[0-9]+ reconnects|  loadgen-summary|load:|pa:|pb:)|PASS|FAIL|panicked|not back'

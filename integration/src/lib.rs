@@ -56,6 +56,9 @@ pub struct Probe {
 pub struct BasicActor {
     /// Signals to the spawner.
     pub probe: Probe,
+    /// How long each `Cast1` takes to handle (zero: no time): a slow
+    /// consumer for the reliability scenarios.
+    pub cast_delay: Duration,
 }
 
 /// A [`BasicActor`]'s state.
@@ -93,6 +96,9 @@ impl Actor for BasicActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             MyBasicMessageType::Cast1(text, n) => {
+                if !self.cast_delay.is_zero() {
+                    tokio::time::sleep(self.cast_delay).await;
+                }
                 s.count += 1;
                 if s.last.is_some_and(|l| n != l + 1) {
                     s.in_order = false;

@@ -139,6 +139,10 @@ struct RunArgs {
     /// this pg group, so peers see a member there (repeatable).
     #[arg(long = "join", value_name = "GROUP")]
     join: Vec<String>,
+    /// How long each `--join` actor takes over a `Cast1`, in microseconds
+    /// (a slow consumer; 0: no time).
+    #[arg(long, default_value_t = 0)]
+    cast_delay_us: u64,
     /// Start the demo actors: `pong` (cast `Ping(string,u64)`, call
     /// `Pong(u64)` -> n+1, call `History()`) in pg group `pong`, and `kv`
     /// (cast `Put(string,string)`, call `Get(string)`, call `Dump()`) in pg
@@ -420,7 +424,11 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut members = Vec::new();
     for group in &args.join {
         let member = format!("{group}@{name}");
-        let (actor, _) = Actor::spawn(Some(member.clone()), BasicActor::default(), ()).await?;
+        let basic = BasicActor {
+            cast_delay: Duration::from_micros(args.cast_delay_us),
+            ..BasicActor::default()
+        };
+        let (actor, _) = Actor::spawn(Some(member.clone()), basic, ()).await?;
         ractor::pg::join(group.clone(), vec![actor.get_cell()]);
         members.push((actor, member, group));
     }

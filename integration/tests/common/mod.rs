@@ -25,6 +25,8 @@ use tonic::{Request, metadata::MetadataValue};
 const NODE: &str = env!("CARGO_BIN_EXE_node");
 /// The load generator of the reliability scenarios.
 pub const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
+/// The flood of the slow-consumer scenario.
+pub const FLOOD: &str = env!("CARGO_BIN_EXE_flood");
 
 /// `node` flags for a quick reconnect (after 100 ms, backing off to 500 ms)
 /// and a member in pg group `workers`.
