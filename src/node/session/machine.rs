@@ -536,5 +536,9 @@ fn inbound_ended_reason(direction: Direction, status: Option<Status>) -> Disconn
     }
 }
 
+#[cfg(any(test, feature = "fuzz"))]
+pub(super) mod harness;
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;
