@@ -990,3 +990,31 @@ pub(crate) fn script_from_bytes(data: &[u8]) -> (Setup, Vec<Step>) {
     }
     (setup, steps)
 }
+
+/// How far into a session [`play_frame`] puts a frame: fresh, after the
+/// first honest envelope, after the second, after the claim, and ready.
+const FRAME_PREFIXES: [u8; 5] = [0, 1, 2, 3, 13];
+
+/// Plays `bytes` as one frame read off the stream (decoded as the reader
+/// decodes it) against an acceptor and a dialer at each of
+/// [`FRAME_PREFIXES`]. What the cargo-fuzz target `frame` runs.
+pub(crate) fn play_frame(bytes: &[u8]) -> Result<(), String> {
+    for dialer in [false, true] {
+        for prefix in FRAME_PREFIXES {
+            let setup = Setup {
+                dialer,
+                peer_knows_cookie: true,
+                peer_versions: (1, 2),
+                nonce: 1,
+                prefix,
+            };
+            Run::play(setup, &[Step::Bytes(bytes.to_vec())]).map_err(|e| {
+                format!(
+                    "{} after {prefix} honest steps: {e}",
+                    if dialer { "dialer" } else { "acceptor" }
+                )
+            })?;
+        }
+    }
+    Ok(())
+}

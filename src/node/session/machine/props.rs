@@ -28,7 +28,7 @@ use proptest::{
     test_runner::{TestCaseError, TestRunner},
 };
 
-use super::harness::{Env, PEER_VERSIONS, Run, Setup, Step, script_from_bytes, stats};
+use super::harness::{Env, PEER_VERSIONS, Run, Setup, Step, play_frame, script_from_bytes, stats};
 use crate::{
     auth::MAX_NAME_LEN,
     pb::{self, envelope::Body},
@@ -345,6 +345,17 @@ fn byte_scripts_keep_the_promises_too() {
     let result = runner.run(&vec(any::<u8>(), 0..256), |data| {
         let (setup, steps) = script_from_bytes(&data);
         Run::play(setup, &steps).map_err(TestCaseError::fail)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn any_frame_bytes_in_any_state_keep_the_promises() {
+    let mut runner = TestRunner::new(config(CASES / 8));
+    let result = runner.run(&frame_bytes(), |bytes| {
+        play_frame(&bytes).map_err(TestCaseError::fail)
     });
     if let Err(e) = result {
         panic!("{e}");
