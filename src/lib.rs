@@ -95,6 +95,38 @@ pub mod __private {
     //! Support for generated code; not public API.
     pub use crate::private::*;
 }
+#[cfg(feature = "fuzz")]
+#[doc(hidden)]
+pub mod __fuzz {
+    //! Entry points of the cargo-fuzz targets in `fuzz/` (feature `fuzz`);
+    //! not public API.
+
+    /// Plays `data` as a script against a session machine (the setup from
+    /// the first bytes, then steps: frames of raw protobuf bytes decoded as
+    /// the reader decodes them, the honest peer's envelopes, replays, the
+    /// driver's inputs).
+    ///
+    /// # Panics
+    /// When the machine breaks one of its promises (see the harness in
+    /// `src/node/session/machine/harness.rs`), or panics itself.
+    pub fn session(data: &[u8]) {
+        if let Err(broken) = crate::node::fuzz_session(data) {
+            panic!("the session machine broke a promise: {broken}");
+        }
+    }
+
+    /// Decodes `data` as one `Frame` read off a Session stream, as the
+    /// reader does, and feeds it to session machines at several points of a
+    /// session (fresh, mid-handshake, ready; acceptor and dialer).
+    ///
+    /// # Panics
+    /// As [`session`].
+    pub fn frame(data: &[u8]) {
+        if let Err(broken) = crate::node::fuzz_frame(data) {
+            panic!("the session machine broke a promise: {broken}");
+        }
+    }
+}
 
 pub use auth::{Cookie, MAX_TOKEN_TTL, MintError, TokenScope, UnknownTokenScope, mint_token};
 pub use counters::{RoundTrip, SessionCounters};

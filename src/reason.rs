@@ -168,12 +168,7 @@ impl DisconnectReason {
             .and_then(|v| v.to_str().ok())
             .and_then(DisconnectCause::from_wire)
             .unwrap_or_else(|| DisconnectCause::from_code(status.code()));
-        let detail = if status.message().is_empty() {
-            format!("stream ended with {:?}", status.code())
-        } else {
-            status.message().to_owned()
-        };
-        Self::peer(cause, detail)
+        Self::peer(cause, status_detail(status))
     }
 
     /// The Goodbye envelope that tells the peer this reason.
@@ -189,7 +184,22 @@ impl DisconnectReason {
     pub(crate) fn from_goodbye(goodbye: &crate::pb::Goodbye) -> Self {
         let cause = DisconnectCause::from_wire(&goodbye.cause)
             .unwrap_or_else(|| DisconnectCause::from_code(Code::from_i32(goodbye.code)));
-        Self::peer(cause, goodbye.reason.clone())
+        let detail = if goodbye.reason.is_empty() {
+            "the peer said goodbye without a reason".to_owned()
+        } else {
+            goodbye.reason.clone()
+        };
+        Self::peer(cause, detail)
+    }
+}
+
+/// A status's message, or what ended the stream when it has none, so a
+/// reason is never blank.
+pub(crate) fn status_detail(status: &Status) -> String {
+    if status.message().is_empty() {
+        format!("stream ended with {:?}", status.code())
+    } else {
+        status.message().to_owned()
     }
 }
 
@@ -226,5 +236,16 @@ mod tests {
         let r = DisconnectReason::from_status(&Status::unavailable(""));
         assert_eq!(r.cause, DisconnectCause::Transport);
         assert!(!r.detail.is_empty());
+    }
+
+    #[test]
+    fn a_goodbye_without_a_reason_still_gives_one() {
+        let r = DisconnectReason::from_goodbye(&crate::pb::Goodbye {
+            code: Code::Unavailable as i32,
+            reason: String::new(),
+            cause: "transport".into(),
+        });
+        assert_eq!(r.cause, DisconnectCause::Transport);
+        assert_eq!(r.detail, "the peer said goodbye without a reason");
     }
 }

@@ -15,6 +15,10 @@ mod token;
 
 pub use cookie::Cookie;
 pub(crate) use cookie::{NONCE_LEN, Nonce};
+// The fuzzing harness of the session machine checks every proof the machine
+// accepts against one it computes itself.
+#[cfg(any(test, feature = "fuzz"))]
+pub(crate) use cookie::{Role, Transcript, prove};
 pub(crate) use handshake::{
     AwaitChallenge, AwaitHello, AwaitProof, AwaitWelcome, ChallengeReceived, HandshakeError, Local,
     MAX_NAME_LEN, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PING_VERSION, Peer, ProofVerified,

@@ -52,3 +52,5 @@ pub use redial::{TargetInfo, TargetState};
 pub(crate) use selector::{Reached, Selector, Wanted};
 pub(crate) use server::Face;
 pub use server::{NodeServer, NodeServerState};
+#[cfg(feature = "fuzz")]
+pub(crate) use session::{fuzz_frame, fuzz_session};

@@ -22,6 +22,10 @@ use super::{
 /// remain (elements of zero bytes, such as `unit`).
 const MAX_EMPTY_ARRAY: usize = 4096;
 
+/// Most values of zero bytes one payload may hold beyond one per byte (see
+/// [`EmptyBudget`]).
+const MAX_EMPTY_VALUES: usize = 1 << 16;
+
 /// Why arguments do not fit a variant: where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{place}: {detail}")]
@@ -114,8 +118,9 @@ pub fn check_args(variant: &VariantSchema, bytes: &[u8]) -> Result<(), ArgsError
 /// As [`check_args`].
 pub fn args_to_json(variant: &VariantSchema, mut bytes: &[u8]) -> Result<Value, ArgsError> {
     let mut items = Vec::with_capacity(variant.args.len());
+    let mut budget = EmptyBudget::new(bytes.len());
     for (i, arg) in variant.args.iter().enumerate() {
-        let item = decode(&arg.ty, &mut bytes).map_err(|e| {
+        let item = decode(&arg.ty, &mut bytes, &mut budget).map_err(|e| {
             ArgsError::new(
                 "args",
                 format!("{}'s argument {i} ({}): {e}", variant.name, arg.ty),
@@ -141,7 +146,8 @@ pub fn args_to_json(variant: &VariantSchema, mut bytes: &[u8]) -> Result<Value, 
 /// # Errors
 /// [`WireError`] when `bytes` is not exactly one valid encoding of `ty`.
 pub fn value_to_json(ty: &TypeExpr, mut bytes: &[u8]) -> Result<Value, WireError> {
-    let value = decode(ty, &mut bytes)?;
+    let mut budget = EmptyBudget::new(bytes.len());
+    let value = decode(ty, &mut bytes, &mut budget)?;
     if bytes.is_empty() {
         Ok(value)
     } else {
@@ -512,8 +518,48 @@ fn encode_map(
     Ok(())
 }
 
-/// Decodes one value of type `ty` from the front of `input` as JSON.
-fn decode(ty: &TypeExpr, input: &mut &[u8]) -> Result<Value, WireError> {
+/// Values of zero bytes (`unit`, empty arrays, arrays and tuples of them)
+/// a payload may still hold. Each count and array length is bounded on its
+/// own, but nested sequences of such values multiply (`list<list<unit>>`
+/// grows with the square of the payload, `array<array<unit,N>,N>` with
+/// N^2 from no bytes at all), and the type may be a peer's description:
+/// the budget keeps the whole decode proportional to the payload.
+#[derive(Debug)]
+struct EmptyBudget(usize);
+
+impl EmptyBudget {
+    /// The budget of a payload of `len` bytes.
+    fn new(len: usize) -> Self {
+        Self(len.saturating_add(MAX_EMPTY_VALUES))
+    }
+
+    fn spend(&mut self) -> Result<(), WireError> {
+        self.0 = self.0.checked_sub(1).ok_or_else(|| WireError::Invalid {
+            what: "payload",
+            detail: format!(
+                "more values of zero bytes than {MAX_EMPTY_VALUES} and one per byte of the payload"
+            ),
+        })?;
+        Ok(())
+    }
+}
+
+/// Decodes one value of type `ty` from the front of `input` as JSON,
+/// spending `budget` if it takes no bytes.
+fn decode(ty: &TypeExpr, input: &mut &[u8], budget: &mut EmptyBudget) -> Result<Value, WireError> {
+    let before = input.len();
+    let value = decode_value(ty, input, budget)?;
+    if input.len() == before {
+        budget.spend()?;
+    }
+    Ok(value)
+}
+
+fn decode_value(
+    ty: &TypeExpr,
+    input: &mut &[u8],
+    budget: &mut EmptyBudget,
+) -> Result<Value, WireError> {
     use TypeExpr as T;
     Ok(match ty {
         T::U8 => u8::decode(input)?.into(),
@@ -543,7 +589,7 @@ fn decode(ty: &TypeExpr, input: &mut &[u8]) -> Result<Value, WireError> {
             let count = read_count(input, "list")?;
             let mut items = Vec::with_capacity(count.min(1024));
             for _ in 0..count {
-                items.push(decode(item, input)?);
+                items.push(decode(item, input, budget)?);
             }
             Value::Array(items)
         }
@@ -555,20 +601,20 @@ fn decode(ty: &TypeExpr, input: &mut &[u8]) -> Result<Value, WireError> {
             }
             let mut items = Vec::with_capacity((*n).min(1024));
             for _ in 0..*n {
-                items.push(decode(item, input)?);
+                items.push(decode(item, input, budget)?);
             }
             Value::Array(items)
         }
         T::Tuple(fields) => Value::Array(
             fields
                 .iter()
-                .map(|f| decode(f, input))
+                .map(|f| decode(f, input, budget))
                 .collect::<Result<_, _>>()?,
         ),
         T::Option(inner) => match take(input, 1, "option")? {
             [0] => Value::Null,
-            [1] if boxed_some(inner) => Value::Array(vec![decode(inner, input)?]),
-            [1] => decode(inner, input)?,
+            [1] if boxed_some(inner) => Value::Array(vec![decode(inner, input, budget)?]),
+            [1] => decode(inner, input, budget)?,
             [other] => {
                 return Err(WireError::Invalid {
                     what: "option",
@@ -577,11 +623,16 @@ fn decode(ty: &TypeExpr, input: &mut &[u8]) -> Result<Value, WireError> {
             }
             _ => return Err(WireError::Truncated { what: "option" }),
         },
-        T::Map(key, val) => decode_map(key, val, input)?,
+        T::Map(key, val) => decode_map(key, val, input, budget)?,
     })
 }
 
-fn decode_map(key: &TypeExpr, val: &TypeExpr, input: &mut &[u8]) -> Result<Value, WireError> {
+fn decode_map(
+    key: &TypeExpr,
+    val: &TypeExpr,
+    input: &mut &[u8],
+    budget: &mut EmptyBudget,
+) -> Result<Value, WireError> {
     let count = read_count(input, "map")?;
     let twice = || WireError::Invalid {
         what: "map",
@@ -590,13 +641,13 @@ fn decode_map(key: &TypeExpr, val: &TypeExpr, input: &mut &[u8]) -> Result<Value
     if object_keys(key) {
         let mut entries = Map::new();
         for _ in 0..count {
-            let Value::String(k) = decode(key, input)? else {
+            let Value::String(k) = decode(key, input, budget)? else {
                 return Err(WireError::Invalid {
                     what: "map",
                     detail: "a key is not text".into(),
                 });
             };
-            let v = decode(val, input)?;
+            let v = decode(val, input, budget)?;
             if entries.insert(k, v).is_some() {
                 return Err(twice());
             }
@@ -607,11 +658,11 @@ fn decode_map(key: &TypeExpr, val: &TypeExpr, input: &mut &[u8]) -> Result<Value
     let mut pairs = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
         let before = *input;
-        let k = decode(key, input)?;
+        let k = decode(key, input, budget)?;
         if !seen.insert(&before[..before.len() - input.len()]) {
             return Err(twice());
         }
-        pairs.push(Value::Array(vec![k, decode(val, input)?]));
+        pairs.push(Value::Array(vec![k, decode(val, input, budget)?]));
     }
     Ok(Value::Array(pairs))
 }

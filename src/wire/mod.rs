@@ -16,6 +16,8 @@ mod macros;
 mod schema;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;

@@ -37,7 +37,7 @@ use crate::{
     counters::RoundTrip,
     node::config::HeartbeatConfig,
     pb::{self, envelope::Body},
-    reason::{CAUSE_METADATA_KEY, DisconnectCause, DisconnectReason},
+    reason::{CAUSE_METADATA_KEY, DisconnectCause, DisconnectReason, status_detail},
     registry::AdvertBody,
     remote_actor::Traffic,
     transport::{Direction, Farewell},
@@ -526,7 +526,9 @@ fn inbound_ended_reason(direction: Direction, status: Option<Status>) -> Disconn
         // An acceptor's read fails only for the transport or a frame it
         // could not decode (too large, not protobuf).
         Direction::Inbound if decode_error => bad_frame(),
-        Direction::Inbound => DisconnectReason::peer(DisconnectCause::Transport, status.message()),
+        Direction::Inbound => {
+            DisconnectReason::peer(DisconnectCause::Transport, status_detail(&status))
+        }
         // A dialer's stream ends with the acceptor's status, which names its
         // cause; a decode error without one is ours.
         Direction::Outbound if decode_error && !has_cause => bad_frame(),
@@ -534,5 +536,9 @@ fn inbound_ended_reason(direction: Direction, status: Option<Status>) -> Disconn
     }
 }
 
+#[cfg(any(test, feature = "fuzz"))]
+pub(super) mod harness;
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;

@@ -20,3 +20,19 @@ mod machine;
 mod reader;
 
 pub(crate) use driver::{NodeSession, SessionArgs, SessionMsg};
+
+/// Plays `data` as a script against a session machine and its honest peer
+/// (what the cargo-fuzz target `session` runs); the first promise broken.
+#[cfg(feature = "fuzz")]
+pub(crate) fn fuzz_session(data: &[u8]) -> Result<(), String> {
+    let (setup, steps) = machine::harness::script_from_bytes(data);
+    machine::harness::Run::play(setup, &steps)
+}
+
+/// Plays `bytes` as one frame against session machines at several points
+/// of a session (what the cargo-fuzz target `frame` runs); the first
+/// promise broken.
+#[cfg(feature = "fuzz")]
+pub(crate) fn fuzz_frame(bytes: &[u8]) -> Result<(), String> {
+    machine::harness::play_frame(bytes)
+}

@@ -20,13 +20,38 @@ use std::{
 };
 
 use ractor::ActorRef;
-use tonic::Streaming;
+use tonic::{Status, Streaming};
 
 use super::{
     driver::{SessionMsg, lock},
     machine::{Action, SessionMachine},
 };
 use crate::{pb, remote_actor::Delivery};
+
+/// Feeds the machine one read of the stream, arrived at `now`: a frame, the
+/// stream's end, or the status it failed with (a frame that did not decode
+/// among them). Returns whether the stream has ended.
+pub(super) fn take(
+    machine: &mut SessionMachine,
+    next: Result<Option<pb::Frame>, Status>,
+    now: Instant,
+    out: &mut Vec<Action>,
+) -> bool {
+    match next {
+        Ok(Some(frame)) => {
+            machine.on_frame(frame, now, out);
+            false
+        }
+        Ok(None) => {
+            machine.inbound_ended(None, out);
+            true
+        }
+        Err(status) => {
+            machine.inbound_ended(Some(status), out);
+            true
+        }
+    }
+}
 
 /// Reads until the stream ends or the session actor is gone.
 pub(super) async fn read(
@@ -39,15 +64,7 @@ pub(super) async fn read(
     let mut actions = Vec::new();
     loop {
         let next = inbound.message().await;
-        let ended = !matches!(next, Ok(Some(_)));
-        {
-            let mut machine = lock(&machine);
-            match next {
-                Ok(Some(frame)) => machine.on_frame(frame, Instant::now(), &mut actions),
-                Ok(None) => machine.inbound_ended(None, &mut actions),
-                Err(status) => machine.inbound_ended(Some(status), &mut actions),
-            }
-        }
+        let ended = take(&mut lock(&machine), next, Instant::now(), &mut actions);
         for action in actions.drain(..) {
             match action {
                 Action::Send(envelope) => delivery.link.send_control(envelope),

@@ -310,3 +310,45 @@ fn bytes_that_break_a_rule_do_not_become_json() {
         Err(WireError::TrailingBytes { count: 1 })
     ));
 }
+
+/// Each level of a nested sequence of zero-byte values is
+/// within its own bound, yet together they multiply, so a type a peer
+/// describes could make a tiny payload decode into billions of nulls.
+#[test]
+fn nested_values_of_zero_bytes_are_bounded_by_the_payload() {
+    // 4096^3 nulls from an empty payload.
+    let over = |r: Result<Value, WireError>| {
+        matches!(
+            r,
+            Err(WireError::Invalid {
+                what: "payload",
+                ..
+            })
+        )
+    };
+    let deep = ty("array<array<array<unit,4096>,4096>,4096>");
+    assert!(over(value_to_json(&deep, &[])));
+    let empty = ty("array<array<array<array<u8,0>,4096>,4096>,4096>");
+    assert!(over(value_to_json(&empty, &[])));
+    // Counts that each fit the bytes after them, but whose units add up
+    // with the square of the payload: m lists each claiming the bytes
+    // after their count (two-byte counts), then 128 empty lists.
+    let m = 3000usize;
+    let mut quadratic = Vec::new();
+    write_varint(&mut quadratic, (m + 128) as u64);
+    for i in 0..m {
+        write_varint(&mut quadratic, (2 * (m - i - 1) + 128) as u64);
+    }
+    quadratic.extend([0; 128]);
+    assert!(over(value_to_json(&ty("list<list<unit>>"), &quadratic)));
+    // The same budget holds for a variant's arguments together.
+    let variant = VariantSchema::cast("V", vec![ArgSchema::new(None, deep)]);
+    assert!(check_args(&variant, &[]).is_err());
+    // What stays within the bound still decodes.
+    let within = value_to_json(&ty("array<array<unit,64>,64>"), &[]).expect("4160 values");
+    assert_eq!(within.as_array().map(Vec::len), Some(64));
+    assert_eq!(
+        value_to_json(&ty("list<list<unit>>"), &[2, 1, 0]).expect("two lists"),
+        json!([[null], []])
+    );
+}

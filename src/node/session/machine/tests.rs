@@ -716,6 +716,9 @@ fn the_end_of_the_peers_stream_is_classified_by_side_and_status() {
         ended(Direction::Inbound, Some(Status::unavailable("reset"))),
         (DisconnectCause::Transport, true)
     );
+    // A status without a message still gives a reason.
+    let reason = inbound_ended_reason(Direction::Inbound, Some(Status::unavailable("")));
+    assert_eq!(reason.detail, "stream ended with Unavailable");
     // A dialer hears the acceptor's cause in the status it ends with.
     let refused = DisconnectReason::local(DisconnectCause::BadCookie, "nope").to_status();
     assert_eq!(
