@@ -247,3 +247,28 @@ async fn a_silent_tcp_connection_is_closed_at_the_deadline() {
         .expect("the idle connection still works");
     still_healthy(&node).await;
 }
+
+/// A refused stranger leaves nothing running behind it: its session's
+/// handshake timer ends with the session, not at the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_strangers_leave_no_tasks_behind() {
+    async fn tasks(node: &common::TestNode) -> usize {
+        ractor_grpc::node_info(&node.actor)
+            .await
+            .expect("info")
+            .tasks
+    }
+    let deadline = Duration::from_secs(60);
+    let node =
+        start_with(NodeConfig::new("node-a", common::COOKIE).with_handshake_timeout(deadline))
+            .await;
+    let before = tasks(&node).await;
+    for _ in 0..20 {
+        let status = refused_with(&node.addr, vec![vec![0xff; 8]]).await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    }
+    // Back well within the 60 s deadline.
+    let back = common::eventually(WAIT, || async { tasks(&node).await <= before }).await;
+    assert!(back, "{before} tasks before, {} after", tasks(&node).await);
+    still_healthy(&node).await;
+}
