@@ -202,3 +202,73 @@ async fn a_forged_proof_is_unauthenticated() {
     assert!(!status.message().contains(common::COOKIE));
     still_healthy(&node).await;
 }
+
+/// Below gRPC: a TCP connection that never sends the HTTP/2 preface is
+/// closed once the handshake deadline has passed, instead of holding a file
+/// descriptor and a task for as long as the stranger likes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_tcp_connection_is_closed_at_the_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let deadline = Duration::from_millis(400);
+    let node =
+        start_with(NodeConfig::new("node-a", common::COOKIE).with_handshake_timeout(deadline))
+            .await;
+    // A client that speaks at once, idle from then on.
+    let mut client = common::unary::client(&node.addr).await;
+    let started = std::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(&node.addr)
+        .await
+        .expect("connect");
+    // Half a preface is still silence.
+    let mut slow = tokio::net::TcpStream::connect(&node.addr)
+        .await
+        .expect("connect");
+    slow.write_all(b"PRI * HTTP/2.0").await.expect("write");
+    for conn in [&mut silent, &mut slow] {
+        let closed = tokio::time::timeout(WAIT, async {
+            let mut buf = [0u8; 256];
+            // The node's SETTINGS come first; then the end.
+            while conn.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        })
+        .await;
+        assert!(closed.is_ok(), "the node kept a silent connection open");
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= deadline,
+        "closed after {took:?}, before the deadline"
+    );
+    // The client that spoke at once still works, idle past the deadline.
+    let token = common::unary::token_for("node-a", ractor_grpc::TokenScope::Inspect);
+    client
+        .get_node_info(common::unary::bearer(pb::GetNodeInfoRequest {}, &token))
+        .await
+        .expect("the idle connection still works");
+    still_healthy(&node).await;
+}
+
+/// A refused stranger leaves nothing running behind it: its session's
+/// handshake timer ends with the session, not at the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_strangers_leave_no_tasks_behind() {
+    async fn tasks(node: &common::TestNode) -> usize {
+        ractor_grpc::node_info(&node.actor)
+            .await
+            .expect("info")
+            .tasks
+    }
+    let deadline = Duration::from_secs(60);
+    let node =
+        start_with(NodeConfig::new("node-a", common::COOKIE).with_handshake_timeout(deadline))
+            .await;
+    let before = tasks(&node).await;
+    for _ in 0..20 {
+        let status = refused_with(&node.addr, vec![vec![0xff; 8]]).await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    }
+    // Back well within the 60 s deadline.
+    let back = common::eventually(WAIT, || async { tasks(&node).await <= before }).await;
+    assert!(back, "{before} tasks before, {} after", tasks(&node).await);
+    still_healthy(&node).await;
+}

@@ -426,3 +426,43 @@ async fn an_advertise_address_that_cannot_be_dialled_stops_the_node_from_startin
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_info_counts_the_tasks_of_its_runtime() {
+    async fn tasks(node: &common::TestNode) -> u64 {
+        ractor_grpc::node_info(&node.actor)
+            .await
+            .expect("info")
+            .tasks as u64
+    }
+    let a = start("node-a").await;
+    let before = tasks(&a).await;
+    assert!(before > 0, "a running node has tasks");
+    // A hundred tasks parked on the test's runtime, the node's too.
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let parked: Vec<_> = (0..100)
+        .map(|_| tokio::spawn(gate.clone().notified_owned()))
+        .collect();
+    let during = tasks(&a).await;
+    assert!(during >= before + 90, "{before} then {during}");
+    for task in parked {
+        task.abort();
+    }
+    let back = common::eventually(WAIT, || async { tasks(&a).await < during - 90 }).await;
+    assert!(
+        back,
+        "the aborted tasks are still counted: {}",
+        tasks(&a).await
+    );
+    // GetNodeInfo carries it too.
+    let mut client = common::unary::client(&a.addr).await;
+    let info = client
+        .get_node_info(common::unary::bearer(
+            pb::GetNodeInfoRequest {},
+            &common::unary::token_for("node-a", ractor_grpc::TokenScope::Inspect),
+        ))
+        .await
+        .expect("GetNodeInfo")
+        .into_inner();
+    assert!(info.tasks > 0, "{info:?}");
+}

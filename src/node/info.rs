@@ -137,6 +137,10 @@ pub struct NodeInfo {
     pub peer_count: usize,
     /// A random id of this run of the node, new at every start.
     pub incarnation: u64,
+    /// Tasks alive in the tokio runtime the node runs on, the node's own
+    /// and everything else there (tokio's `num_alive_tasks`): a count that
+    /// keeps growing is a leak.
+    pub tasks: usize,
 }
 
 impl NodeInfo {
@@ -155,6 +159,7 @@ impl NodeInfo {
             uptime_ms: u64::try_from(self.uptime.as_millis()).unwrap_or(u64::MAX),
             peer_count: u32::try_from(self.peer_count).unwrap_or(u32::MAX),
             incarnation: self.incarnation,
+            tasks: u64::try_from(self.tasks).unwrap_or(u64::MAX),
         }
     }
 }

@@ -397,6 +397,8 @@ impl NodeServerState {
             uptime: self.started.elapsed(),
             peer_count: self.table.peer_count(),
             incarnation: self.local.incarnation,
+            tasks: tokio::runtime::Handle::try_current()
+                .map_or(0, |h| h.metrics().num_alive_tasks()),
         }
     }
 }

@@ -63,5 +63,7 @@ async fn serve(face: Face) -> Result<Serving, ActorProcessingErr> {
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(cluster_node);
-    Ok(Serving::start(router, listener, health).await)
+    // Silent connections get as long as a handshake to say something.
+    let preface_deadline = settings.open_timeout;
+    Ok(Serving::start(router, listener, health, preface_deadline).await)
 }

@@ -7,6 +7,7 @@
 //! envelopes.
 
 mod dial;
+mod preface;
 mod serve;
 mod settings;
 mod stream;

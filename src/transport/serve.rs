@@ -7,10 +7,12 @@
 use std::time::Duration;
 
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio_stream::StreamExt as _;
 use tonic::transport::server::{Router, TcpIncoming};
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tracing::warn;
 
+use super::preface::PrefaceDeadline;
 use crate::pb;
 
 /// A running gRPC server: stop it with [`Serving::stop`].
@@ -24,11 +26,13 @@ pub(crate) struct Serving {
 impl Serving {
     /// Serves `router` on `listener` until stopped. `health` is the reporter
     /// of the health service `router` carries; the node's services are
-    /// reported SERVING from the start.
+    /// reported SERVING from the start. A connection whose client has not
+    /// sent the HTTP/2 preface within `preface_deadline` is closed.
     pub(crate) async fn start(
         router: Router,
         listener: TcpListener,
         health: HealthReporter,
+        preface_deadline: Duration,
     ) -> Self {
         for name in ["", pb::CLUSTER_NODE_SERVICE] {
             health
@@ -36,7 +40,9 @@ impl Serving {
                 .await;
         }
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming = TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .map(move |accepted| accepted.map(|tcp| PrefaceDeadline::new(tcp, preface_deadline)));
         let task = tokio::spawn(async move {
             let stop = async {
                 let _ = stopped.await;

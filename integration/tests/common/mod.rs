@@ -5,11 +5,13 @@
 
 pub mod cluster;
 pub mod netns;
+pub mod probe;
+pub mod wire;
 
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
-    sync::mpsc,
+    sync::{Arc, Mutex, mpsc},
     time::{Duration, Instant},
 };
 
@@ -93,6 +95,8 @@ pub struct NodeProcess {
     lines: mpsc::Receiver<String>,
     /// The stdout lines read so far, for failure messages.
     seen: Vec<String>,
+    /// Its stderr lines, when started [`watched`](Self::start_watched).
+    stderr: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl NodeProcess {
@@ -147,15 +151,48 @@ impl NodeProcess {
         node
     }
 
+    /// As [`start`](Self::start), keeping its stderr (its log at level
+    /// warn, and any panic message) for [`stderr_lines`](Self::stderr_lines)
+    /// instead of passing it through.
+    pub fn start_watched(name: &str, cookie: &str, extra: &[&str]) -> Self {
+        let mut command = Command::new(NODE);
+        command
+            .args(["--name", name, "--cookie", cookie])
+            .args(extra);
+        let mut node = Self::spawn(name, command, true);
+        node.cookie = Some(cookie.to_owned());
+        node
+    }
+
     /// Runs `command`, a process that prints `... listening on ADDR`, and
     /// waits (at most 20 s) for that line.
-    pub fn launch(name: &str, mut command: Command) -> Self {
+    pub fn launch(name: &str, command: Command) -> Self {
+        Self::spawn(name, command, false)
+    }
+
+    /// [`launch`](Self::launch), keeping stderr if `watch`.
+    fn spawn(name: &str, mut command: Command, watch: bool) -> Self {
+        let stderr_to = if watch {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        };
         let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr_to)
             .spawn()
             .expect("process starts");
+        let stderr = child.stderr.take().map(|pipe| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let kept = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    kept.lock().expect("stderr lines").push(line);
+                }
+            });
+            lines
+        });
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -173,6 +210,7 @@ impl NodeProcess {
             child,
             lines,
             seen: Vec::new(),
+            stderr,
         };
         let line = node.wait_line(Duration::from_secs(20), "listening on");
         node.addr = line.rsplit(' ').next().expect("address").to_owned();
@@ -209,6 +247,34 @@ impl NodeProcess {
         let lines: Vec<String> = self.lines.try_iter().collect();
         self.seen.extend(lines.iter().cloned());
         lines
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running (it has not exited).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Its stderr lines so far (only when started watched).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr
+            .as_ref()
+            .map(|l| l.lock().expect("stderr lines").clone())
+            .unwrap_or_default()
+    }
+
+    /// Its threads now (`/proc/PID/task`).
+    pub fn threads(&self) -> usize {
+        proc_entries(self.pid(), "task")
+    }
+
+    /// Its open file descriptors now (`/proc/PID/fd`).
+    pub fn fds(&self) -> usize {
+        proc_entries(self.pid(), "fd")
     }
 
     /// Sends SIGTERM and waits (bounded) for a clean exit.
@@ -426,6 +492,13 @@ impl Drop for NodeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How many entries `/proc/PID/DIR` has.
+fn proc_entries(pid: u32, dir: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/{dir}"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/{dir}: {e}"))
+        .count()
 }
 
 /// Whether `peers` holds a ready session with `name`.

@@ -15,7 +15,10 @@ use std::{
 };
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
-use tokio::{sync::OwnedSemaphorePermit, task::JoinHandle};
+use tokio::{
+    sync::OwnedSemaphorePermit,
+    task::{AbortHandle, JoinHandle},
+};
 use tonic::transport::Channel;
 
 use super::{
@@ -97,6 +100,10 @@ pub(crate) struct SessionDriver {
     admission: Option<OwnedSemaphorePermit>,
     reader: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
+    /// The timer of the handshake deadline, cancelled once the session is
+    /// ready or ends: a refused stranger's session must not leave a task
+    /// behind for the rest of the deadline.
+    deadline: Option<AbortHandle>,
     handshake_timeout: Duration,
     /// How often the clock ticks (see [`HeartbeatConfig::tick`]).
     tick: Duration,
@@ -156,7 +163,9 @@ impl Actor for NodeSession {
             delivery.clone(),
             handed_over.clone(),
         ));
-        myself.send_after(args.handshake_timeout, || SessionMsg::Deadline);
+        let deadline = myself
+            .send_after(args.handshake_timeout, || SessionMsg::Deadline)
+            .abort_handle();
         let mut driver = SessionDriver {
             id: args.id,
             node: args.node,
@@ -169,6 +178,7 @@ impl Actor for NodeSession {
             admission,
             reader: Some(reader),
             writer: Some(writer),
+            deadline: Some(deadline),
             handshake_timeout: args.handshake_timeout,
             tick: args.heartbeat.tick(),
             handed_over,
@@ -291,9 +301,18 @@ impl SessionDriver {
                 Action::Peers(peers) => self.report(SessionEvent::PeersAdvertised(peers)),
                 Action::PeerReady => work.extend(self.step(SessionMachine::peer_ready)),
                 Action::RoundTrip(rtt) => self.link.stats.record_round_trip(rtt),
-                Action::Ready => self.report(SessionEvent::Ready),
+                Action::Ready => {
+                    self.cancel_deadline();
+                    self.report(SessionEvent::Ready);
+                }
                 Action::Close { reason, farewell } => self.end(myself, reason, farewell),
             }
+        }
+    }
+
+    fn cancel_deadline(&mut self) {
+        if let Some(timer) = self.deadline.take() {
+            timer.abort();
         }
     }
 
@@ -334,6 +353,7 @@ impl SessionDriver {
     /// and the actor stops. The reader lingers briefly so the peer's last
     /// frames arrive before the stream is dropped.
     fn end(&mut self, myself: &ActorRef<SessionMsg>, reason: DisconnectReason, farewell: Farewell) {
+        self.cancel_deadline();
         self.link.close(&reason, farewell);
         self.mirror.stop_all();
         let connection = self.connection.take();
