@@ -292,11 +292,6 @@ impl NodeProcess {
         panic!("{} did not stop within 10 s", self.name);
     }
 
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// What the process holds now, from /proc: resident memory (KiB),
     /// open file descriptors, threads.
     pub fn resources(&self) -> Resources {
