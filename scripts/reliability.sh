@@ -3,8 +3,9 @@
 # full sizes, printing progress and each scenario's figures. CI runs the fast
 # subset through `cargo nextest run --workspace`; this takes minutes.
 #
-#   bash scripts/reliability.sh            # all scenarios
+#   bash scripts/reliability.sh            # all scenarios, fuzzing included
 #   RELIABILITY_LOOPBACK=1 bash scripts/reliability.sh   # loopback even as root
+#   RELIABILITY_ROUNDS=10 FUZZ_SECONDS=600 bash scripts/reliability.sh
 #
 # As root (with iproute2 and tc) the nodes run on hosts of their own in
 # network namespaces; otherwise on 127.0.0.x addresses, without the network
@@ -12,7 +13,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export RELIABILITY_FULL=${RELIABILITY_FULL:-5}
+export RELIABILITY_FULL=1
+export RELIABILITY_ROUNDS=${RELIABILITY_ROUNDS:-5}
 
 step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
@@ -23,7 +25,7 @@ step "scenario 1: five transitive nodes converge, and again after a restart"
 cargo nextest run -p integration --test converge --no-capture --success-output immediate 2>&1 |
     grep -E '^(network|converged|after SIGKILL)|PASS|FAIL|panicked'
 
-step "scenario 2: load during faults ($RELIABILITY_FULL rounds of crash/restart and partition/heal)"
+step "scenario 2: load during faults ($RELIABILITY_ROUNDS rounds of crash/restart, partition/heal, a slow link)"
 cargo nextest run -p integration --test faults_under_load --no-capture 2>&1 |
     grep -E '^(network|round|load ran|  \{|views converged|no partition)|PASS|FAIL|panicked'
 
@@ -34,5 +36,12 @@ cargo nextest run -p integration --test slow_consumer --no-capture 2>&1 |
 step "scenario 4: a 60 s soak with a reconnect every second"
 cargo nextest run -p integration --test soak --no-capture 2>&1 |
     grep -E '^(network|[0-9]+ reconnects|  loadgen-summary|load:|pa:|pb:)|PASS|FAIL|panicked|not back'
+
+step "scenario 5: bad input against a live node (full counts)"
+cargo nextest run -p integration --test bad_input_live --no-capture 2>&1 |
+    grep -vE '^\s*$' | grep -E 'PASS|FAIL|panicked|^[a-z]' | grep -v '^\[' | tail -40
+
+step "scenario 6: fuzzing (scripts/fuzz.sh; FUZZ_SECONDS per cargo-fuzz target, default 60)"
+bash scripts/fuzz.sh
 
 step "done"

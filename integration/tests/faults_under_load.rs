@@ -25,19 +25,22 @@ const CALL_TIMEOUT_MS: u64 = 1000;
 /// schedules late; a hang would be seconds past).
 const LATE_SLACK_MS: u64 = 1500;
 
-/// Fault rounds: 1, or the number `RELIABILITY_FULL` gives (the full run
-/// sets 5).
+/// Fault rounds: 1, or in the full run (`RELIABILITY_FULL=1`) the number
+/// `RELIABILITY_ROUNDS` gives, 5 by default.
 fn rounds() -> u32 {
-    std::env::var("RELIABILITY_FULL")
+    if std::env::var_os("RELIABILITY_FULL").is_none() {
+        return 1;
+    }
+    std::env::var("RELIABILITY_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
+        .unwrap_or(5)
         .max(1)
 }
 
 /// How long the load runs on after the faults: 2 s, 20 s in the full run.
 fn tail() -> Duration {
-    if rounds() > 1 {
+    if std::env::var_os("RELIABILITY_FULL").is_some() {
         Duration::from_secs(20)
     } else {
         Duration::from_secs(2)
@@ -92,7 +95,7 @@ async fn calls_end_and_casts_to_connected_peers_arrive_in_order_through_faults()
 
     // A crash and a restart on the same address, then a silent partition
     // and its healing (where there is a network to cut), while the load
-    // runs: once, or `RELIABILITY_FULL` rounds.
+    // runs: once, or `rounds()` times in the full run.
     // The peer that stays connected does so over a slow link (a token
     // bucket of 1 Mbit/s each way) while the faults run.
     if cluster.has_hosts() {
