@@ -5,6 +5,10 @@
 #
 #   bash scripts/reliability.sh            # all scenarios
 #   RELIABILITY_LOOPBACK=1 bash scripts/reliability.sh   # loopback even as root
+#   RELIABILITY_FUZZ=0 bash scripts/reliability.sh       # without scenario 6
+#
+# Scenario 6 is scripts/fuzz.sh (its knobs: FUZZ_CASES, PROPTEST_MORE,
+# FUZZ_SECONDS, FUZZ_TARGETS); it needs rustup's nightly toolchain.
 #
 # As root (with iproute2 and tc) the nodes run on hosts of their own in
 # network namespaces; otherwise on 127.0.0.x addresses, without the network
@@ -34,5 +38,10 @@ cargo nextest run -p integration --test slow_consumer --no-capture 2>&1 |
 step "scenario 4: a 60 s soak with a reconnect every second"
 cargo nextest run -p integration --test soak --no-capture 2>&1 |
     grep -E '^(network|[0-9]+ reconnects|  loadgen-summary|load:|pa:|pb:)|PASS|FAIL|panicked|not back'
+
+if [[ "${RELIABILITY_FUZZ:-1}" != 0 ]]; then
+    step "scenario 6: fuzzing (scripts/fuzz.sh: ${FUZZ_CASES:-1000000} scripted sessions, each fuzz target ${FUZZ_SECONDS:-60} s)"
+    bash scripts/fuzz.sh
+fi
 
 step "done"
