@@ -61,6 +61,16 @@ const WAIT: Duration = Duration::from_secs(10);
 const HANDSHAKE: Duration = Duration::from_millis(3000);
 /// How long after its deadline a silent stream may take to be ended.
 const SLACK: Duration = Duration::from_secs(5);
+/// node-a's heartbeat: a ping a second, a peer down after 3 s of silence.
+/// Its HTTP/2 keepalive follows it (a ping after that long idle, the
+/// connection dropped if no answer comes within as long again), and that
+/// keepalive is what ends a connection that stopped in the middle of an
+/// HTTP/2 frame.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(1000);
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(3000);
+/// The longest node-a keeps a connection whose client went silent after
+/// the preface (two keepalive periods).
+const KEEPALIVE_BOUND: Duration = HEARTBEAT_TIMEOUT.saturating_mul(2);
 
 /// How much of each attack: the normal run's, or the full counts.
 #[derive(Debug, Clone, Copy)]
@@ -255,11 +265,21 @@ async fn a_live_node_withstands_bad_input_while_its_session_keeps_working() {
         .unwrap_or(9);
     println!("[setup] sizes {sizes:?}, seed {seed}");
     let mut rng = StdRng::seed_from_u64(seed);
-    let handshake_ms = HANDSHAKE.as_millis().to_string();
+    let ms = |d: Duration| d.as_millis().to_string();
+    let (handshake, interval, timeout) =
+        (ms(HANDSHAKE), ms(HEARTBEAT_INTERVAL), ms(HEARTBEAT_TIMEOUT));
     let mut a = NodeProcess::start_watched(
         "node-a",
         COOKIE,
-        &["--demo-actors", "--handshake-timeout-ms", &handshake_ms],
+        &[
+            "--demo-actors",
+            "--handshake-timeout-ms",
+            &handshake,
+            "--heartbeat-interval-ms",
+            &interval,
+            "--heartbeat-timeout-ms",
+            &timeout,
+        ],
     );
     let mut b = NodeProcess::start("node-b", COOKIE, &["--connect", &a.addr.clone()]);
     b.wait_line(WAIT, "ready with node-a");

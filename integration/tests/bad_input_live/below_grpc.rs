@@ -10,7 +10,7 @@ use tokio::{
 };
 use tonic::Code;
 
-use super::{HANDSHAKE, SLACK, Tally, WAIT, add, count, end_within, futures_join};
+use super::{HANDSHAKE, KEEPALIVE_BOUND, SLACK, Tally, WAIT, add, count, end_within, futures_join};
 use crate::common::wire::{self, STEP};
 
 /// The HTTP/2 client preface.
@@ -22,11 +22,14 @@ struct RawEnd {
     replied: Vec<u8>,
     /// "closed" (EOF), "reset" (an error), or "open" at the deadline.
     end: &'static str,
+    /// From the connect to the end.
+    took: Duration,
 }
 
 /// Connects, writes `bytes` (the node may close before all are taken), and
 /// reads until the node closes the connection or `within` passes.
 async fn raw_exchange(addr: &str, bytes: &[u8], within: Duration) -> RawEnd {
+    let started = Instant::now();
     let mut tcp = tokio::time::timeout(STEP, TcpStream::connect(addr))
         .await
         .expect("TCP connects in time")
@@ -44,7 +47,11 @@ async fn raw_exchange(addr: &str, bytes: &[u8], within: Duration) -> RawEnd {
         }
     };
     let end = tokio::time::timeout(within, read).await.unwrap_or("open");
-    RawEnd { replied, end }
+    RawEnd {
+        replied,
+        end,
+        took: started.elapsed(),
+    }
 }
 
 /// The HTTP/2 frames in `bytes`, as text: `SETTINGS`, `GOAWAY(code)`, ...
@@ -74,34 +81,77 @@ fn h2_frames(bytes: &[u8]) -> String {
     }
 }
 
-/// Random bytes on raw TCP connections: half of them plain, half after a
-/// valid HTTP/2 preface (so HTTP/2's frame parser meets them). The node must
-/// close every connection.
+/// The largest HTTP/2 frame a node accepts (ractor_grpc's transport
+/// settings): a frame header declaring more is refused at once.
+const MAX_FRAME: usize = 1024 * 1024;
+
+/// Whether `after_preface` ends inside an HTTP/2 frame the node would wait
+/// for the rest of: a header cut short, or one that declares an acceptable
+/// length the bytes do not fill.
+fn stalls_mid_frame(after_preface: &[u8]) -> bool {
+    let Some(header) = after_preface.get(..9) else {
+        return true;
+    };
+    let len = usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+    len <= MAX_FRAME && 9 + len > after_preface.len()
+}
+
+/// Random bytes on raw TCP connections, all at once: half of them plain,
+/// half after a valid HTTP/2 preface (so HTTP/2's frame parser meets them).
+/// The node must close every connection: at once, or, when the bytes end
+/// inside a frame it would wait for the rest of, once its HTTP/2 keepalive
+/// gives up on the silent client (see [`super::KEEPALIVE_BOUND`]).
 pub(super) async fn random_bytes(addr: &str, connections: usize, rng: &mut StdRng) -> Tally {
-    let mut tally = Tally::new();
-    for i in 0..connections {
-        let len = rng.random_range(1..4096);
-        let mut bytes = vec![0u8; len];
-        rng.fill(bytes.as_mut_slice());
-        let (kind, bytes) = if i % 2 == 0 {
-            // Never a prefix of the preface: the node must not wait for more.
-            if bytes[0] == PREFACE[0] {
-                bytes[0] = !bytes[0];
+    let mut attempts: Vec<(&str, bool, Vec<u8>)> = (0..connections)
+        .map(|i| {
+            let len = rng.random_range(1..4096);
+            let mut bytes = vec![0u8; len];
+            rng.fill(bytes.as_mut_slice());
+            if i % 2 == 0 {
+                // Never a prefix of the preface: that would be silence.
+                if bytes[0] == PREFACE[0] {
+                    bytes[0] = !bytes[0];
+                }
+                ("random", false, bytes)
+            } else {
+                let stalls = stalls_mid_frame(&bytes);
+                ("preface+random", stalls, [PREFACE, &bytes].concat())
             }
-            ("random", bytes)
-        } else {
-            ("preface+random", [PREFACE, &bytes].concat())
-        };
-        let got = raw_exchange(addr, &bytes, WAIT).await;
+        })
+        .collect();
+    // One that surely stops inside a frame: a header declaring 1,000 bytes,
+    // then 10.
+    let cut_off = [&[0, 0x03, 0xe8, 0, 0, 0, 0, 0, 1][..], &[0; 10]].concat();
+    assert!(stalls_mid_frame(&cut_off));
+    attempts.push(("preface+cut-off frame", true, [PREFACE, &cut_off].concat()));
+    let within = KEEPALIVE_BOUND + SLACK;
+    let ends = futures_join(attempts.iter().map(|(_, _, bytes)| {
+        let (addr, bytes) = (addr.to_owned(), bytes.clone());
+        async move { raw_exchange(&addr, &bytes, within).await }
+    }))
+    .await;
+    let mut tally = Tally::new();
+    let mut slowest = Duration::ZERO;
+    for (i, ((kind, stalls, _), got)) in attempts.iter().zip(ends).enumerate() {
         assert_ne!(
             got.end, "open",
-            "{kind} #{i}: node-a kept the connection open"
+            "{kind} #{i}: node-a kept the connection open for {within:?}"
         );
+        slowest = slowest.max(got.took);
+        let what = if *stalls {
+            format!("{kind}, ending inside a frame: {}", got.end)
+        } else {
+            format!("{kind}: {}", got.end)
+        };
         count(
             &mut tally,
-            format!("{kind}: {}, replied {}", got.end, h2_frames(&got.replied)),
+            format!("{what}, replied {}", h2_frames(&got.replied)),
         );
     }
+    count(
+        &mut tally,
+        format!("all closed within {} ms", slowest.as_millis()),
+    );
     tally
 }
 

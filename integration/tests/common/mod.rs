@@ -486,6 +486,15 @@ impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what a watched node said last (a panic, the
+        // warnings before it).
+        if std::thread::panicking() {
+            let lines = self.stderr_lines();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            for line in tail {
+                eprintln!("[{} stderr] {line}", self.name);
+            }
+        }
     }
 }
 

@@ -205,7 +205,10 @@ pub fn envelope(body: Body) -> pb::Envelope {
     pb::Envelope { body: Some(body) }
 }
 
-/// A well-formed Hello from `name` with a fresh nonce and incarnation.
+/// A well-formed Hello from `name` with a fresh nonce and incarnation,
+/// offering protocol version 1 only: without Ping and Pong, a scripted
+/// client that stops reading for a while is never declared down by the
+/// node's heartbeat, whatever it is configured to.
 pub fn hello(name: &str) -> pb::Hello {
     let mut nonce = vec![0u8; 32];
     rand::fill(nonce.as_mut_slice());
@@ -213,7 +216,7 @@ pub fn hello(name: &str) -> pb::Hello {
         name: name.to_owned(),
         nonce,
         min_version: 1,
-        max_version: 2,
+        max_version: 1,
         incarnation: rand::random::<u64>().max(1),
         listen_addr: String::new(),
     }
@@ -433,11 +436,12 @@ impl H2End {
 
     fn from_headers(headers: &http::HeaderMap) -> Option<Self> {
         let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
+            percent_decoded(
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+            )
         };
         let code = headers
             .get("grpc-status")?
@@ -451,6 +455,30 @@ impl H2End {
             cause: text("ractor-grpc-cause"),
         })
     }
+}
+
+/// `grpc-message` as sent: percent-encoded (gRPC's rule for the header).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An HTTP/2 connection to `addr` made with `h2` directly, so a test
