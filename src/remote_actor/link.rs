@@ -28,7 +28,7 @@ use crate::{
     counters::{LinkStats, SessionCounters, bump},
     pb::{self, envelope::Body},
     reason::DisconnectReason,
-    transport::{Farewell, FrameTx, Outgoing, framed_len, run_writer},
+    transport::{Farewell, FrameTx, LastStatus, Outgoing, framed_len, run_writer},
 };
 
 /// Why a message could not be queued.
@@ -80,6 +80,9 @@ pub(crate) struct SessionLink {
     /// The largest envelope the peer accepts.
     max_envelope: usize,
     close: Mutex<Option<oneshot::Sender<Farewell>>>,
+    /// Where an acceptor's final status is also left, in case the writer
+    /// does not get to send it (see [`LastStatus`]).
+    last_status: Option<LastStatus>,
     pending: Mutex<HashMap<u64, Pending>>,
     next_tag: AtomicU64,
     /// Why the link closed, once it has; watched by tasks that must not
@@ -98,6 +101,7 @@ impl SessionLink {
         // Room for the frame's own overhead.
         let max_envelope = max_message_size.saturating_sub(64);
         let budget = max_envelope.min(4 * 1024 * 1024);
+        let last_status = frames.last_status();
         let writer = tokio::spawn(run_writer(rx, frames, queue.clone(), budget, close_rx));
         let link = Self {
             peer: OnceLock::new(),
@@ -105,6 +109,7 @@ impl SessionLink {
             queue,
             max_envelope,
             close: Mutex::new(Some(close)),
+            last_status,
             pending: Mutex::new(HashMap::new()),
             next_tag: AtomicU64::new(1),
             closed: watch::Sender::new(None),
@@ -307,6 +312,9 @@ impl SessionLink {
     pub(crate) fn close(&self, reason: &DisconnectReason, last: Farewell) {
         self.closed.send_replace(Some(reason.clone()));
         self.queue.close();
+        if let (Some(slot), Some(Err(status))) = (&self.last_status, &last) {
+            slot.set(status.clone());
+        }
         if let Some(close) = self
             .close
             .lock()
@@ -322,3 +330,6 @@ impl SessionLink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -18,6 +18,8 @@ pub(crate) use dial::{DialError, dial};
 pub(crate) use serve::Serving;
 pub(crate) use settings::Settings;
 pub use stream::Direction;
+#[cfg(test)]
+pub(crate) use stream::acceptor_channel;
 pub(crate) use stream::{ResponseFrames, SessionStream};
 pub use tls::TlsConfig;
-pub(crate) use writer::{Farewell, FrameTx, Outgoing, framed_len, run as run_writer};
+pub(crate) use writer::{Farewell, FrameTx, LastStatus, Outgoing, framed_len, run as run_writer};

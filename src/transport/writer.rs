@@ -13,7 +13,10 @@
 //! holds those frames, then the writer, the permits run out, and senders
 //! wait; nothing is dropped. Owns the sending half; never reads.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use prost::Message as _;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -31,18 +34,57 @@ const FLUSH_ON_CLOSE: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub(crate) enum FrameTx {
     /// This node serves the stream: frames (and a final status) go into the
-    /// response.
-    Acceptor(mpsc::Sender<Result<pb::Frame, Status>>),
+    /// response; the status is also left in the [`LastStatus`] the response
+    /// reads should the writer not get to send it.
+    Acceptor(mpsc::Sender<Result<pb::Frame, Status>>, LastStatus),
     /// This node opened the stream: frames go into the request.
     Dialer(mpsc::Sender<pb::Frame>),
 }
 
+/// The status an acceptor's session ends its stream with, left where the
+/// response stream finds it when the writer is gone without having sent it.
+///
+/// The writer sends the status after what was queued, but the session stops
+/// waiting for the writer a second after it closed and aborts it: when the
+/// process was not scheduled for that second (a loaded machine), the writer
+/// could be aborted before it ever ran, and the response then ended as if
+/// nothing went wrong (status OK), a refusal lost. The status is set here at
+/// the close itself, so the response still ends with it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LastStatus(Arc<Mutex<Option<Status>>>);
+
+impl LastStatus {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Status>> {
+        // Each use is one store or take: a panic cannot leave it half-done.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Leaves `status` for the response.
+    pub(crate) fn set(&self, status: Status) {
+        *self.slot() = Some(status);
+    }
+
+    /// Takes the status left, if any.
+    pub(crate) fn take(&self) -> Option<Status> {
+        self.slot().take()
+    }
+}
+
 impl FrameTx {
+    /// Where an acceptor's final status is left (`None` for a dialer, which
+    /// ends with a Goodbye frame, never a status).
+    pub(crate) fn last_status(&self) -> Option<LastStatus> {
+        match self {
+            Self::Acceptor(_, last) => Some(last.clone()),
+            Self::Dialer(_) => None,
+        }
+    }
+
     /// Queues `frame`, waiting while the queue is full (HTTP/2 flow control
     /// pushing back). `false` when the stream is gone.
     async fn send(&self, frame: pb::Frame) -> bool {
         match self {
-            Self::Acceptor(tx) => tx.send(Ok(frame)).await.is_ok(),
+            Self::Acceptor(tx, _) => tx.send(Ok(frame)).await.is_ok(),
             Self::Dialer(tx) => tx.send(frame).await.is_ok(),
         }
     }
@@ -51,7 +93,7 @@ impl FrameTx {
     /// the stream. A dialer cannot send a status; its farewell is a frame.
     async fn send_final(&self, last: Result<pb::Frame, Status>) {
         match (self, last) {
-            (Self::Acceptor(tx), last) => {
+            (Self::Acceptor(tx, _), last) => {
                 let _ = tx.send(last).await;
             }
             (Self::Dialer(tx), Ok(frame)) => {
@@ -101,6 +143,9 @@ pub(crate) async fn run(
                 let flushed = tokio::time::timeout(FLUSH_ON_CLOSE, flush(&frames, &mut batch, &queue, frame_budget)).await;
                 if matches!(flushed, Ok(true)) && let Ok(Some(last)) = farewell {
                     frames.send_final(last).await;
+                } else if let Some(last) = frames.last_status() {
+                    // The farewell is skipped: the response ends as it is.
+                    last.take();
                 }
                 return;
             }
