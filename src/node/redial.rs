@@ -270,16 +270,8 @@ impl Redial {
         // nodes dialled at once) still found the peer there: keep it.
         if let (Some((addr, tls)), Some(peer)) = (self.dials.remove(&id), peer)
             && peer_connected
-            && self.config.enabled
         {
-            self.targets.entry(addr).or_insert_with(|| Target {
-                tls,
-                peer: Some(peer.to_owned()),
-                state: State::Up,
-                failures: 0,
-                last_error: None,
-                resolved_from: None,
-            });
+            self.keep_connected_peer(addr, tls, peer);
         }
         let config = self.config;
         let mut next = Vec::new();
@@ -318,6 +310,25 @@ impl Redial {
             self.targets.remove(&addr);
         }
         next
+    }
+
+    /// Keeps `addr`, where `peer` is connected (or connecting) already,
+    /// connected from now on: when its session is lost it is dialled again.
+    /// Nothing changes if `addr` is watched already or reconnecting is off.
+    /// For an address reached without this node's dial: a dial that lost to
+    /// the peer's own, or a peer an introduction named that had dialled this
+    /// node first.
+    pub(crate) fn keep_connected_peer(&mut self, addr: String, tls: Option<TlsConfig>, peer: &str) {
+        if self.config.enabled {
+            self.targets.entry(addr).or_insert_with(|| Target {
+                tls,
+                peer: Some(peer.to_owned()),
+                state: State::Up,
+                failures: 0,
+                last_error: None,
+                resolved_from: None,
+            });
+        }
     }
 
     /// Stops keeping `peer`'s addresses connected (an operator ended its
@@ -489,6 +500,35 @@ mod tests {
         assert_eq!([ms(1, 0.999), ms(2, 0.999)], [99, 199]);
         assert_eq!(ms(10, 0.0), 1000);
         assert_eq!(ms(u32::MAX, 1.0), 2000);
+    }
+
+    #[test]
+    fn a_peer_met_without_a_dial_is_kept_and_dialled_again_when_lost() {
+        let now = Instant::now();
+        let mut r = Redial::new(config());
+        // node-c dialled this node; an introduction then named it.
+        r.keep_connected_peer(ADDR.into(), None, "node-c");
+        assert_eq!(state(&r, now), TargetState::Connected);
+        assert!(
+            r.due(now, |_| false).is_empty(),
+            "connected: nothing to dial"
+        );
+        let next = r.ended(
+            &ending(7, Some("node-c"), false, Failure::Retryable, "restarted"),
+            now,
+            0.0,
+        );
+        assert!(
+            matches!(next.as_slice(), [Next::Retry { addr, .. }] if addr == ADDR),
+            "{next:?}"
+        );
+        // Off, nothing is kept.
+        let mut off = Redial::new(ReconnectConfig {
+            enabled: false,
+            ..config()
+        });
+        off.keep_connected_peer(ADDR.into(), None, "node-c");
+        assert!(off.snapshot(now).is_empty());
     }
 
     #[test]

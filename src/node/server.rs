@@ -329,6 +329,18 @@ impl NodeServerState {
             }
             SessionEvent::PeersAdvertised(peers) => {
                 if self.config.mode() == ConnectionMode::Transitive {
+                    // A named peer that reached this node first (it won the
+                    // race to dial) is kept connected too: the mesh heals
+                    // from this side whichever side dialled.
+                    for p in &peers {
+                        if p.name != self.local.name
+                            && !p.listen_addr.is_empty()
+                            && !self.table.sessions_with(&p.name).is_empty()
+                        {
+                            self.redial
+                                .keep_connected_peer(p.listen_addr.clone(), None, &p.name);
+                        }
+                    }
                     for addr in self.table.unknown_peers(&self.local.name, peers) {
                         info!(node = %self.local.name, %addr, "dialling an advertised peer");
                         self.dial(myself, addr, None, None);
