@@ -66,8 +66,8 @@ pub struct GroupMember {
     pub name: Option<String>,
 }
 
-/// The (scope, group) pairs of every local pg member, by actor.
-fn local_groups() -> HashMap<ActorId, Vec<(String, String)>> {
+pub(crate) fn local_actors(adverts: &Adverts) -> Vec<LocalActorInfo> {
+    // Every local member's groups, found with one pass over pg.
     let mut groups: HashMap<ActorId, Vec<(String, String)>> = HashMap::new();
     for key in ractor::pg::which_scopes_and_groups() {
         for cell in ractor::pg::get_scoped_local_members(&key.get_scope(), &key.get_group()) {
@@ -77,48 +77,20 @@ fn local_groups() -> HashMap<ActorId, Vec<(String, String)>> {
                 .push((key.get_scope(), key.get_group()));
         }
     }
-    groups
-}
-
-/// The advertised actor `pid` (`cell`), with its groups taken from `groups`
-/// and the name of the message type `schema` describes.
-fn local_actor(
-    pid: u64,
-    cell: &ActorCell,
-    groups: &mut HashMap<ActorId, Vec<(String, String)>>,
-    schema: Option<&MessageSchema>,
-) -> LocalActorInfo {
-    let mut g = groups.remove(&cell.get_id()).unwrap_or_default();
-    g.sort();
-    LocalActorInfo {
-        pid,
-        name: cell.get_name(),
-        groups: g,
-        message_type: schema.map(|s| s.type_name.clone()),
-    }
-}
-
-pub(crate) fn local_actors(adverts: &Adverts) -> Vec<LocalActorInfo> {
-    let mut groups = local_groups();
     adverts
         .all()
         .into_iter()
         .map(|(pid, cell)| {
-            let schema = schema_for(cell.get_type_id());
-            local_actor(pid, &cell, &mut groups, schema.as_ref())
+            let mut g = groups.remove(&cell.get_id()).unwrap_or_default();
+            g.sort();
+            LocalActorInfo {
+                pid,
+                name: cell.get_name(),
+                groups: g,
+                message_type: schema_for(cell.get_type_id()).map(|s| s.type_name),
+            }
         })
         .collect()
-}
-
-/// The advertised local actor `target` names, described.
-pub(crate) fn describe(adverts: &Adverts, target: &ActorTarget) -> Option<ActorDescription> {
-    let (pid, cell) = adverts.all().into_iter().find(|(pid, cell)| match target {
-        ActorTarget::Pid(p) => pid == p,
-        ActorTarget::Name(n) => cell.get_name().as_deref() == Some(n.as_str()),
-    })?;
-    let message = schema_for(cell.get_type_id());
-    let actor = local_actor(pid, &cell, &mut local_groups(), message.as_ref());
-    Some(ActorDescription { actor, message })
 }
 
 /// The (scope, group) pairs `cell` (a local actor or a proxy) belongs to.

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use ractor::{ActorCell, ActorId};
 
 use super::{
+    introspect::ActorTarget,
     selector::{Reached, Selector, Wanted},
     table::SessionTable,
 };
@@ -17,6 +18,30 @@ use crate::{
     registry::{Adverts, local_pid},
     remote_actor::LocalActors,
 };
+
+/// `cell`, if it is a local actor this node advertises.
+fn advertised(local: &str, adverts: &Adverts, cell: &ActorCell) -> Option<Reached> {
+    let pid = local_pid(cell)?;
+    adverts
+        .contains(pid)
+        .then(|| Reached::local(local, pid, cell.clone()))
+}
+
+/// The actor `target` names among those this node (named `local`)
+/// advertises.
+pub(crate) fn advertised_actor(
+    local: &str,
+    adverts: &Adverts,
+    target: &ActorTarget,
+) -> Option<Reached> {
+    match target {
+        ActorTarget::Pid(pid) => adverts
+            .get(*pid)
+            .map(|cell| Reached::local(local, *pid, cell)),
+        ActorTarget::Name(name) => ractor::registry::where_is(name.clone())
+            .and_then(|cell| advertised(local, adverts, &cell)),
+    }
+}
 
 /// Where the actor may live, from `Wanted::node`.
 enum Place<'a> {
@@ -77,9 +102,7 @@ pub(crate) fn reach<H>(
         Selector::Pid(pid) => {
             let found = match place {
                 Place::Peer(_) => remote(&|p, _, _| p == *pid).into_iter().next(),
-                _ => adverts
-                    .get(*pid)
-                    .map(|cell| Reached::local(local, *pid, cell)),
+                _ => advertised_actor(local, adverts, &ActorTarget::Pid(*pid)),
             };
             found.map(|r| vec![r]).ok_or_else(|| {
                 let on = match place {
@@ -91,14 +114,8 @@ pub(crate) fn reach<H>(
         }
         Selector::Name(name) => {
             let mine = here
-                .then(|| ractor::registry::where_is(name.clone()))
-                .flatten()
-                .and_then(|cell| {
-                    let pid = local_pid(&cell)?;
-                    adverts
-                        .contains(pid)
-                        .then(|| Reached::local(local, pid, cell.clone()))
-                });
+                .then(|| advertised_actor(local, adverts, &ActorTarget::Name(name.clone())))
+                .flatten();
             mine.or_else(|| {
                 remote(&|_, _, n| n == Some(name.as_str()))
                     .into_iter()
@@ -112,12 +129,7 @@ pub(crate) fn reach<H>(
             let mut found: Vec<Reached> = if here {
                 members
                     .iter()
-                    .filter_map(|cell| {
-                        let pid = local_pid(cell)?;
-                        adverts
-                            .contains(pid)
-                            .then(|| Reached::local(local, pid, cell.clone()))
-                    })
+                    .filter_map(|cell| advertised(local, adverts, cell))
                     .collect()
             } else {
                 Vec::new()

@@ -183,7 +183,8 @@ impl Actor for NodeServer {
                 let _ = lookup.reply.send(found);
             }
             NodeServerMessage::DescribeActor { target, reply } => {
-                let _ = reply.send(introspect::describe(&state.adverts, &target));
+                let found = reach::advertised_actor(&state.local.name, &state.adverts, &target);
+                let _ = reply.send(found.as_ref().map(introspect::describe_reached));
             }
             NodeServerMessage::ListActors(reply) => {
                 let _ = reply.send(introspect::local_actors(&state.adverts));

@@ -39,9 +39,7 @@ impl ClusterNodeService {
             admission: Arc::new(admission),
         }
     }
-}
 
-impl ClusterNodeService {
     /// The actors a unary Cast or Call names, or NOT_FOUND.
     async fn reach(&self, wanted: Wanted) -> Result<Vec<Reached>, Status> {
         ask(&self.node, |reply| {
