@@ -2,6 +2,7 @@
 //! and the library's): the example message type, grown with the
 //! probes tests need, and the one actor that serves it.
 
+pub mod by_hand;
 pub mod demo;
 pub mod greeter;
 pub mod inspect;

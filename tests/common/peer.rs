@@ -3,14 +3,13 @@
 //! envelope it sends.
 //!
 //! It implements the protocol from `proto/ractor_grpc/v1/cluster.proto` on
-//! its own (the handshake proofs included) and uses nothing of the library
+//! its own (the handshake proofs from `integration::by_hand`) and uses nothing of the library
 //! but the generated `pb` types and `wire` (for payload bytes).
 
 use std::{collections::VecDeque, time::Duration};
 
-use hmac::{Hmac, Mac};
+use integration::by_hand::{ACCEPTOR_LABEL, DIALER_LABEL, proof};
 use ractor_grpc::pb::{self, cluster_node_client::ClusterNodeClient, envelope::Body};
-use sha2::Sha256;
 use tokio::{sync::mpsc, time::Instant};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming, transport::Channel};
@@ -18,8 +17,6 @@ use tonic::{Status, Streaming, transport::Channel};
 /// How long `dial` waits for each step, and `send` for room in the queue.
 pub const STEP: Duration = Duration::from_secs(10);
 
-const DIALER_LABEL: &[u8] = b"ractor_grpc/v1 dialer proof";
-const ACCEPTOR_LABEL: &[u8] = b"ractor_grpc/v1 acceptor proof";
 /// The protocol version the peer speaks unless told otherwise (no Ping).
 const VERSION: u32 = 1;
 const NONCE_LEN: usize = 32;
@@ -56,32 +53,6 @@ impl std::fmt::Debug for ScriptedPeer {
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
-}
-
-/// `u32be(length) || bytes`.
-fn lp(out: &mut Vec<u8>, s: &str) {
-    let len = u32::try_from(s.len()).expect("names and addresses are short");
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-/// HMAC-SHA256 over the transcript the .proto documents.
-pub fn proof(label: &[u8], cookie: &[u8], hello: &pb::Hello, challenge: &pb::Challenge) -> Vec<u8> {
-    let mut msg = label.to_vec();
-    lp(&mut msg, &hello.name);
-    lp(&mut msg, &challenge.name);
-    msg.extend_from_slice(&hello.nonce);
-    msg.extend_from_slice(&challenge.nonce);
-    msg.extend_from_slice(&hello.min_version.to_be_bytes());
-    msg.extend_from_slice(&hello.max_version.to_be_bytes());
-    msg.extend_from_slice(&challenge.version.to_be_bytes());
-    msg.extend_from_slice(&hello.incarnation.to_be_bytes());
-    msg.extend_from_slice(&challenge.incarnation.to_be_bytes());
-    lp(&mut msg, &hello.listen_addr);
-    lp(&mut msg, &challenge.listen_addr);
-    let mut mac = Hmac::<Sha256>::new_from_slice(cookie).expect("HMAC takes any key length");
-    mac.update(&msg);
-    mac.finalize().into_bytes().to_vec()
 }
 
 fn frame(envelopes: Vec<pb::Envelope>) -> pb::Frame {

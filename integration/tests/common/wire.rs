@@ -6,24 +6,20 @@
 
 use std::time::Duration;
 
-use bytes::{Buf, BufMut};
-use hmac::{Hmac, Mac};
+pub use integration::by_hand::proof;
+use integration::by_hand::{ACCEPTOR_LABEL, DIALER_LABEL, RawCodec};
 use prost::Message as _;
 use ractor_grpc::pb::{self, envelope::Body};
-use sha2::Sha256;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{
     Code, Status,
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
     transport::{Channel, Endpoint},
 };
 
 /// How long each step here may take before the test gives up on it.
 pub const STEP: Duration = Duration::from_secs(10);
 
-const DIALER_LABEL: &[u8] = b"ractor_grpc/v1 dialer proof";
-const ACCEPTOR_LABEL: &[u8] = b"ractor_grpc/v1 acceptor proof";
 const SESSION: &str = "/ractor_grpc.v1.ClusterNode/Session";
 
 /// The cause word in a status's `ractor-grpc-cause` trailer ("" if none).
@@ -40,41 +36,6 @@ pub fn outcome(status: &Status) -> String {
     match cause(status) {
         "" => format!("{:?}", status.code()),
         c => format!("{:?}/{c}", status.code()),
-    }
-}
-
-/// Passes message bodies through untouched: the gRPC framing is tonic's,
-/// what is inside is the test's.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = Self;
-    type Decoder = Self;
-    fn encoder(&mut self) -> Self::Encoder {
-        Self
-    }
-    fn decoder(&mut self) -> Self::Decoder {
-        Self
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
     }
 }
 
@@ -220,32 +181,6 @@ pub fn hello(name: &str) -> pb::Hello {
         incarnation: rand::random::<u64>().max(1),
         listen_addr: String::new(),
     }
-}
-
-/// `u32be(length) || bytes`.
-fn lp(out: &mut Vec<u8>, s: &str) {
-    let len = u32::try_from(s.len()).expect("names and addresses are short");
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-/// HMAC-SHA256 over the transcript `cluster.proto` documents.
-pub fn proof(label: &[u8], cookie: &[u8], hello: &pb::Hello, challenge: &pb::Challenge) -> Vec<u8> {
-    let mut msg = label.to_vec();
-    lp(&mut msg, &hello.name);
-    lp(&mut msg, &challenge.name);
-    msg.extend_from_slice(&hello.nonce);
-    msg.extend_from_slice(&challenge.nonce);
-    msg.extend_from_slice(&hello.min_version.to_be_bytes());
-    msg.extend_from_slice(&hello.max_version.to_be_bytes());
-    msg.extend_from_slice(&challenge.version.to_be_bytes());
-    msg.extend_from_slice(&hello.incarnation.to_be_bytes());
-    msg.extend_from_slice(&challenge.incarnation.to_be_bytes());
-    lp(&mut msg, &hello.listen_addr);
-    lp(&mut msg, &challenge.listen_addr);
-    let mut mac = Hmac::<Sha256>::new_from_slice(cookie).expect("HMAC takes any key length");
-    mac.update(&msg);
-    mac.finalize().into_bytes().to_vec()
 }
 
 /// The dialer's proof for `hello` and `challenge` under `cookie`.
