@@ -19,6 +19,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     tonic_prost_build::configure()
+        // Written by hand (src/pb/frame.rs): a frame carries pre-encoded
+        // envelopes, byte-identical on the wire.
+        .extern_path(".ractor_grpc.v1.Frame", "crate::pb::Frame")
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

@@ -64,9 +64,7 @@ fn cast_envelope(seq: u64) -> pb::Envelope {
 fn frames(c: &mut Criterion) {
     let mut group = c.benchmark_group("frame");
     for batch in [1usize, 16, 256] {
-        let frame = pb::Frame {
-            envelopes: (0..batch as u64).map(cast_envelope).collect(),
-        };
+        let frame = pb::Frame::from((0..batch as u64).map(cast_envelope).collect::<Vec<_>>());
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(
             BenchmarkId::new("encode casts", batch),

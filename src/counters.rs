@@ -24,8 +24,14 @@ pub struct SessionCounters {
     pub casts_received: u64,
     /// Calls received for this node's actors.
     pub calls_received: u64,
-    /// Messages refused because the session had ended (the sender was told).
+    /// Messages refused because the session had ended or they were larger
+    /// than its max message size (the sender was told).
     pub refused: u64,
+    /// Casts and calls refused because the session held its queue limit
+    /// (the peer reads more slowly than this node sends; a call failed with
+    /// [`CallError::Overloaded`](crate::CallError::Overloaded), a cast was
+    /// logged).
+    pub overflowed: u64,
     /// Casts for actors this node does not advertise (dropped and logged).
     pub unknown_actor: u64,
     /// Casts whose payload did not decode at the target (dropped and logged).
@@ -52,8 +58,11 @@ pub(crate) struct LinkStats {
     pub(crate) calls_sent: AtomicU64,
     pub(crate) casts_received: AtomicU64,
     pub(crate) calls_received: AtomicU64,
-    /// Messages that could not be sent because the session had ended.
+    /// Messages that could not be sent because the session had ended or
+    /// they were too large.
     pub(crate) refused: AtomicU64,
+    /// Messages refused because the queue limit was reached.
+    pub(crate) overflowed: AtomicU64,
     /// Casts for actors this node does not advertise.
     pub(crate) unknown_actor: AtomicU64,
     /// Casts whose payload did not decode at the target actor (counted by
@@ -100,6 +109,7 @@ impl LinkStats {
             casts_received: get(&self.casts_received),
             calls_received: get(&self.calls_received),
             refused: get(&self.refused),
+            overflowed: get(&self.overflowed),
             unknown_actor: get(&self.unknown_actor),
             undecodable: get(&self.undecodable),
             calls_in_flight,
@@ -136,7 +146,7 @@ mod tests {
     #[test]
     fn a_snapshot_shows_each_counter_in_its_own_field() {
         let stats = LinkStats::default();
-        let fields: [&AtomicU64; 7] = [
+        let fields: [&AtomicU64; 8] = [
             &stats.casts_sent,
             &stats.calls_sent,
             &stats.casts_received,
@@ -144,6 +154,7 @@ mod tests {
             &stats.refused,
             &stats.unknown_actor,
             &stats.undecodable,
+            &stats.overflowed,
         ];
         // Bump counter i (i + 1) times, so a swapped field shows.
         for (i, c) in fields.iter().enumerate() {
@@ -152,7 +163,7 @@ mod tests {
             }
         }
         assert_eq!(
-            stats.snapshot(8, 9),
+            stats.snapshot(10, 11),
             SessionCounters {
                 casts_sent: 1,
                 calls_sent: 2,
@@ -161,8 +172,9 @@ mod tests {
                 refused: 5,
                 unknown_actor: 6,
                 undecodable: 7,
-                queued_bytes: 8,
-                calls_in_flight: 9,
+                overflowed: 8,
+                queued_bytes: 10,
+                calls_in_flight: 11,
             }
         );
     }

@@ -132,16 +132,17 @@ pub use auth::{Cookie, MAX_TOKEN_TTL, MintError, TokenScope, UnknownTokenScope, 
 pub use counters::{RoundTrip, SessionCounters};
 pub use node::{
     ActorDescription, ActorTarget, AdvertiseFilter, ConnectError, ConnectionMode,
-    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SHUTDOWN_GRACE, GroupInfo,
-    GroupMember, HandshakeLimits, HeartbeatConfig, LocalActorInfo, NodeConfig,
-    NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage, NodeServerState,
-    ReconnectConfig, SessionId, SessionInfo, SessionState, TargetInfo, TargetState, client_connect,
-    client_connect_enc, connect, connect_enc, describe_actor, disconnect, keep_connected,
-    list_actors, list_groups, list_sessions, list_targets, node_info, subscribe, unsubscribe,
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_QUEUE_LIMIT,
+    DEFAULT_SHUTDOWN_GRACE, GroupInfo, GroupMember, HandshakeLimits, HeartbeatConfig,
+    LocalActorInfo, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage,
+    NodeServerState, ReconnectConfig, SessionId, SessionInfo, SessionState, TargetInfo,
+    TargetState, client_connect, client_connect_enc, connect, connect_enc, describe_actor,
+    disconnect, keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info,
+    subscribe, unsubscribe,
 };
 pub use ractor_grpc_derive::{RactorClusterMessage, RactorMessage};
 pub use reason::{DisconnectCause, DisconnectReason};
-pub use remote_actor::{CallError, CallErrorKind, call};
+pub use remote_actor::{CallError, CallErrorKind, SendError, call, send};
 pub use reply::NodeStopped;
 pub use transport::{Direction, TlsConfig};
 pub use wire::{Wire, WireError};

@@ -17,6 +17,10 @@ mod generated {
     tonic::include_proto!("ractor_grpc.v1");
 }
 
+mod frame;
+
+pub use frame::Frame;
+pub(crate) use frame::{encode_envelope, first_field_len, framed_cast_len, framed_len};
 pub use generated::*;
 
 /// The encoded `FileDescriptorSet` of `proto/`, served by server reflection.

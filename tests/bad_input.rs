@@ -16,12 +16,12 @@ use tonic::Code;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn frame(bodies: Vec<Body>) -> Vec<u8> {
-    pb::Frame {
-        envelopes: bodies
+    pb::Frame::from(
+        bodies
             .into_iter()
             .map(|b| pb::Envelope { body: Some(b) })
-            .collect(),
-    }
+            .collect::<Vec<_>>(),
+    )
     .encode_to_vec()
 }
 

@@ -147,6 +147,9 @@ impl Default for HandshakeLimits {
 
 /// Default largest Session frame or unary message, in bytes (16 MiB).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+/// Default bytes a session may hold for its peer (32 MiB); see
+/// [`NodeConfig::with_queue_limit`].
+pub const DEFAULT_QUEUE_LIMIT: usize = 32 * 1024 * 1024;
 /// Default deadline for a session's handshake and first sync.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time a stopping node gives its sessions and connections to end.
@@ -180,6 +183,8 @@ pub struct NodeConfig {
     mode: ConnectionMode,
     #[serde(default = "default_max_message_size")]
     max_message_size: usize,
+    #[serde(default = "default_queue_limit")]
+    queue_limit: usize,
     #[serde(default = "default_handshake_timeout", with = "millis")]
     handshake_timeout: Duration,
     #[serde(default)]
@@ -226,6 +231,7 @@ impl NodeConfig {
             advertise_addr: None,
             mode: ConnectionMode::default(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             heartbeat: HeartbeatConfig::default(),
             reconnect: ReconnectConfig::default(),
@@ -275,6 +281,21 @@ impl NodeConfig {
     #[must_use]
     pub fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
+        self
+    }
+
+    /// Bytes of messages a session may hold for its peer, encoded (default
+    /// 32 MiB): the backpressure policy. Once a session holds this much,
+    /// casts and calls through its proxies are refused (a call fails with
+    /// [`CallError::Overloaded`](crate::CallError::Overloaded), a cast is
+    /// logged) and counted as `overflowed` in
+    /// [`SessionCounters`](crate::SessionCounters) and ListPeers, never
+    /// dropped unseen. [`send`](crate::send) instead waits while a session
+    /// holds a quarter of it. A session's memory for queued messages is so
+    /// bounded by about this much plus two frames.
+    #[must_use]
+    pub fn with_queue_limit(mut self, bytes: usize) -> Self {
+        self.queue_limit = bytes;
         self
     }
 
@@ -380,6 +401,11 @@ impl NodeConfig {
         self.max_message_size
     }
 
+    /// The queue limit of each session, in bytes.
+    pub fn queue_limit(&self) -> usize {
+        self.queue_limit
+    }
+
     /// The handshake deadline.
     pub fn handshake_timeout(&self) -> Duration {
         self.handshake_timeout
@@ -434,6 +460,9 @@ impl NodeConfig {
         if self.max_message_size < 1024 {
             return Err("max message size must be at least 1024 bytes".into());
         }
+        if self.queue_limit < 64 * 1024 {
+            return Err("the queue limit must be at least 64 KiB".into());
+        }
         if self.handshake_timeout.is_zero() || self.heartbeat.interval.is_zero() {
             return Err("timeouts and intervals must be above zero".into());
         }
@@ -477,6 +506,10 @@ fn default_max_message_size() -> usize {
     DEFAULT_MAX_MESSAGE_SIZE
 }
 
+fn default_queue_limit() -> usize {
+    DEFAULT_QUEUE_LIMIT
+}
+
 fn default_handshake_timeout() -> Duration {
     DEFAULT_HANDSHAKE_TIMEOUT
 }
@@ -518,6 +551,28 @@ mod tests {
             let err = with(interval, timeout).validate();
             assert!(err.is_err(), "{interval}/{timeout} ms accepted");
         }
+    }
+
+    #[test]
+    fn a_queue_limit_under_64_kib_is_refused_and_it_can_be_deserialized() {
+        let config = NodeConfig::new("a", "cookie");
+        assert_eq!(config.queue_limit(), DEFAULT_QUEUE_LIMIT);
+        assert!(
+            config
+                .clone()
+                .with_queue_limit(64 * 1024)
+                .validate()
+                .is_ok()
+        );
+        let err = config.with_queue_limit(64 * 1024 - 1).validate();
+        assert_eq!(
+            err,
+            Err("the queue limit must be at least 64 KiB".to_owned())
+        );
+        let parsed: NodeConfig =
+            serde_json::from_str(r#"{"name": "a", "cookie": "c", "queue_limit": 1048576}"#)
+                .expect("a config");
+        assert_eq!(parsed.queue_limit(), 1 << 20);
     }
 
     #[test]

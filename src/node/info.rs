@@ -110,6 +110,7 @@ impl SessionInfo {
             last_rtt_us: self.round_trip.map_or(0, |r| micros(r.last)),
             smoothed_rtt_us: self.round_trip.map_or(0, |r| micros(r.smoothed)),
             incarnation: self.peer_incarnation.unwrap_or_default(),
+            overflowed: self.counters.overflowed,
         }
     }
 }

@@ -327,6 +327,7 @@ impl NodeServerState {
             heartbeat: self.config.heartbeat(),
             adverts: self.adverts.clone(),
             max_message_size: self.config.max_message_size(),
+            queue_limit: self.config.queue_limit(),
         };
         let actor = match Actor::spawn_linked(None, NodeSession, args, myself.get_cell()).await {
             Ok((actor, _)) => actor,

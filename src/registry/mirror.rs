@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 
 use crate::{
     pb,
-    remote_actor::{ProxyMsg, ProxyState, RemoteActor, SessionLink},
+    remote_actor::{ProxyMsg, ProxyState, Registered, RemoteActor, SessionLink, register},
     wire::MessageSchema,
 };
 
@@ -53,6 +53,8 @@ pub(crate) enum ProxyChange {
 pub(crate) struct PeerMirror {
     node_id: u64,
     link: Arc<SessionLink>,
+    /// Where [`crate::send`] finds the link by `node_id`.
+    _findable: Registered,
     proxies: HashMap<u64, ActorRef<ProxyMsg>>,
     /// The message types the peer described, by name.
     schemas: HashMap<String, Arc<MessageSchema>>,
@@ -64,8 +66,10 @@ fn non_empty(s: String) -> Option<String> {
 
 impl PeerMirror {
     pub(crate) fn new(link: Arc<SessionLink>) -> Self {
+        let node_id = next_node_id();
         Self {
-            node_id: next_node_id(),
+            node_id,
+            _findable: register(node_id, &link),
             link,
             proxies: HashMap::new(),
             schemas: HashMap::new(),
@@ -169,7 +173,7 @@ impl PeerMirror {
             }
             AdvertBody::Terminated(t) => {
                 if let Some(p) = self.proxies.remove(&t.pid) {
-                    p.stop(Some("the actor stopped on its node".into()));
+                    end_proxy(&p.get_cell());
                     changes.push(ProxyChange::Down { pid: t.pid });
                 }
             }
@@ -216,10 +220,13 @@ impl PeerMirror {
     }
 }
 
-/// Ends a proxy whose session ended: it drains its mailbox into the closed
-/// link first (a queued call fails as a disconnect, a queued cast is counted
-/// as refused). A proxy already draining is left to it, since a stop would
-/// drop what it has not drained yet.
+/// Ends a proxy: it drains its mailbox first rather than drop what is in it.
+/// When its session ended, into the closed link (a queued call fails as a
+/// disconnect, a queued cast is counted as refused); when its actor stopped
+/// on the peer, to the peer (which answers a call with UNKNOWN_ACTOR and
+/// counts a cast as for an unknown actor), and a cast [`crate::send`]
+/// reserved room for gives the room back. A proxy already draining is left
+/// to it, since a stop would drop what it has not drained yet.
 pub(crate) fn end_proxy(proxy: &ActorCell) {
     if proxy.get_status() < ActorStatus::Draining && proxy.drain().is_err() {
         proxy.stop(None);

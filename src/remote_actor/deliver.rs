@@ -14,13 +14,14 @@ use tracing::warn;
 
 use super::{
     error::CallError,
-    link::{Refused, SessionLink},
+    link::SessionLink,
     report::{Registration, Sink},
 };
 use crate::{
     counters::bump,
     pb::{self, envelope::Body},
     reply,
+    transport::Refused,
 };
 
 /// The local actors a peer may address, by pid.

@@ -33,6 +33,11 @@ pub enum CallError {
     /// The call, or its reply, is larger than the session's max message size.
     #[error("the message is too large: {0}")]
     TooLarge(String),
+    /// The session with the callee's node held its queue limit already (the
+    /// peer reads more slowly than this node sends): the call was refused
+    /// rather than queued. Only the caller's node reports it.
+    #[error("the session is overloaded: {0}")]
+    Overloaded(String),
     /// The actor (or its proxy) is not running.
     #[error("the actor is not running")]
     NotRunning,
@@ -61,6 +66,8 @@ pub enum CallErrorKind {
     Disconnected,
     /// See [`CallError::TooLarge`].
     TooLarge,
+    /// See [`CallError::Overloaded`].
+    Overloaded,
     /// See [`CallError::NotRunning`].
     NotRunning,
     /// See [`CallError::NotRemotable`].
@@ -69,7 +76,7 @@ pub enum CallErrorKind {
 
 impl CallErrorKind {
     /// Every kind.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Timeout,
         Self::UnknownActor,
         Self::Undecodable,
@@ -77,6 +84,7 @@ impl CallErrorKind {
         Self::ActorStopped,
         Self::Disconnected,
         Self::TooLarge,
+        Self::Overloaded,
         Self::NotRunning,
         Self::NotRemotable,
     ];
@@ -92,7 +100,9 @@ impl CallErrorKind {
             Self::ActorStopped => pb::CallErrorCode::ActorStopped,
             Self::Timeout => pb::CallErrorCode::Timeout,
             Self::TooLarge => pb::CallErrorCode::TooLarge,
-            Self::Disconnected | Self::NotRunning | Self::NotRemotable => return None,
+            Self::Disconnected | Self::Overloaded | Self::NotRunning | Self::NotRemotable => {
+                return None;
+            }
         })
     }
 
@@ -117,6 +127,7 @@ impl CallError {
             CallErrorKind::ActorStopped => Self::ActorStopped(detail),
             CallErrorKind::Disconnected => Self::Disconnected(detail),
             CallErrorKind::TooLarge => Self::TooLarge(detail),
+            CallErrorKind::Overloaded => Self::Overloaded(detail),
             CallErrorKind::NotRunning => Self::NotRunning,
             CallErrorKind::NotRemotable => Self::NotRemotable,
         }
@@ -132,6 +143,7 @@ impl CallError {
             Self::ActorStopped(_) => CallErrorKind::ActorStopped,
             Self::Disconnected(_) => CallErrorKind::Disconnected,
             Self::TooLarge(_) => CallErrorKind::TooLarge,
+            Self::Overloaded(_) => CallErrorKind::Overloaded,
             Self::NotRunning => CallErrorKind::NotRunning,
             Self::NotRemotable => CallErrorKind::NotRemotable,
         }
@@ -145,7 +157,8 @@ impl CallError {
             | Self::Dropped(d)
             | Self::ActorStopped(d)
             | Self::Disconnected(d)
-            | Self::TooLarge(d) => d,
+            | Self::TooLarge(d)
+            | Self::Overloaded(d) => d,
             Self::Timeout | Self::NotRunning | Self::NotRemotable => "",
         }
     }

@@ -1,11 +1,15 @@
 //! The handle a session shares with its proxies and reply tasks: the sending
 //! half of the stream, the calls in flight, and the session's counters.
 //!
-//! Proxies write envelopes straight into the stream's outbound queue rather
-//! than through the session actor, so a cast costs one queue hop. When the
-//! session ends, [`SessionLink::close`] takes the sender away (so the stream
-//! can end) and fails every call in flight with the same reason; later sends
-//! fail at once.
+//! Proxies encode envelopes straight into the session's outbox rather than
+//! through the session actor, so a cast costs one queue hop and waits in it
+//! as bytes. The queue policy (see [`crate::NodeConfig::with_queue_limit`]):
+//! a proxy's cast or call is refused once the session holds its queue limit
+//! (counted as `overflowed`, a call failing with [`CallError::Overloaded`]);
+//! [`crate::send`] and reply tasks wait for room instead. When the session
+//! ends, [`SessionLink::close`] closes the outbox (the writer flushes it and
+//! the stream can end) and fails every call in flight with the same reason;
+//! later sends fail at once.
 
 use std::{
     collections::HashMap,
@@ -18,7 +22,7 @@ use std::{
 
 use ractor::RpcReplyPort;
 use tokio::{
-    sync::{Semaphore, mpsc, oneshot, watch},
+    sync::{oneshot, watch},
     task::JoinHandle,
 };
 use tracing::{debug, warn};
@@ -28,32 +32,16 @@ use crate::{
     counters::{LinkStats, SessionCounters, bump},
     pb::{self, envelope::Body},
     reason::DisconnectReason,
-    transport::{Farewell, FrameTx, LastStatus, Outgoing, framed_len, run_writer},
+    transport::{Bound, Farewell, FrameTx, LastStatus, Outbox, Refused, run_writer},
 };
 
-/// Why a message could not be queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refused {
-    /// The session has ended.
-    Closed,
-    /// The message is larger than the peer accepts (`max_message_size`).
-    TooLarge(usize),
-}
+/// The largest frame the writer builds, unless the peer's max message size
+/// is smaller (an envelope larger than this goes alone).
+const FRAME_BUDGET: usize = 1024 * 1024;
 
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Closed => f.write_str("the session has ended"),
-            Self::TooLarge(n) => write!(
-                f,
-                "the message is {n} bytes, more than the session's max message size"
-            ),
-        }
-    }
-}
-
-/// Bytes of envelopes a session may hold queued before senders wait.
-pub(crate) const QUEUE_BYTES: usize = 8 * 1024 * 1024;
+/// How often a session logs that it refuses messages for a full queue (the
+/// counter has every one).
+const FULL_LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a call is kept after its deadline before the sweep ends it.
 const AFTER_DEADLINE: Duration = Duration::from_secs(1);
@@ -74,11 +62,10 @@ struct Pending {
 pub(crate) struct SessionLink {
     /// The peer's name, known once the handshake names it.
     peer: OnceLock<String>,
-    tx: mpsc::UnboundedSender<Outgoing>,
-    /// Permits are bytes of queued envelopes; see [`crate::transport`]'s writer.
-    queue: Arc<Semaphore>,
-    /// The largest envelope the peer accepts.
-    max_envelope: usize,
+    /// What this node holds for the peer, encoded; the writer drains it.
+    outbox: Arc<Outbox>,
+    /// When a refusal for a full queue was last logged.
+    full_logged: Mutex<Option<Instant>>,
     close: Mutex<Option<oneshot::Sender<Farewell>>>,
     /// Where an acceptor's final status is also left, in case the writer
     /// does not get to send it (see [`LastStatus`]).
@@ -93,21 +80,25 @@ pub(crate) struct SessionLink {
 
 impl SessionLink {
     /// A link whose writer feeds `frames`; frames stay under
-    /// `max_message_size`. Returns the writer's task too.
-    pub(crate) fn new(frames: FrameTx, max_message_size: usize) -> (Self, JoinHandle<()>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// `max_message_size`; proxies' sends are refused while `queue_limit`
+    /// bytes are held, and [`Self::send`] waits while a quarter of that is.
+    /// Returns the writer's task too.
+    pub(crate) fn new(
+        frames: FrameTx,
+        max_message_size: usize,
+        queue_limit: usize,
+    ) -> (Self, JoinHandle<()>) {
         let (close, close_rx) = oneshot::channel();
-        let queue = Arc::new(Semaphore::new(QUEUE_BYTES));
         // Room for the frame's own overhead.
         let max_envelope = max_message_size.saturating_sub(64);
-        let budget = max_envelope.min(4 * 1024 * 1024);
+        let outbox = Arc::new(Outbox::new(queue_limit / 4, queue_limit, max_envelope));
+        let budget = max_envelope.min(FRAME_BUDGET);
         let last_status = frames.last_status();
-        let writer = tokio::spawn(run_writer(rx, frames, queue.clone(), budget, close_rx));
+        let writer = tokio::spawn(run_writer(outbox.clone(), frames, budget, close_rx));
         let link = Self {
             peer: OnceLock::new(),
-            tx,
-            queue,
-            max_envelope,
+            outbox,
+            full_logged: Mutex::new(None),
             close: Mutex::new(Some(close)),
             last_status,
             pending: Mutex::new(HashMap::new()),
@@ -134,60 +125,91 @@ impl SessionLink {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues one envelope with this body, waiting while the queue holds
-    /// [`QUEUE_BYTES`] already.
+    /// Queues one envelope with this body, first waiting while the session
+    /// holds a quarter of its queue limit or more (reply tasks use this: they
+    /// may wait, and their answer must not be refused).
     pub(crate) async fn send(&self, body: Body) -> Result<(), Refused> {
         let envelope = pb::Envelope::from(body);
-        let len = framed_len(&envelope);
-        if len > self.max_envelope {
-            return Err(Refused::TooLarge(len));
-        }
-        // A huge envelope takes the whole queue rather than more than exists.
-        let permits = u32::try_from(len.min(QUEUE_BYTES)).unwrap_or(u32::MAX);
-        self.queue
-            .acquire_many(permits)
-            .await
-            .map_err(|_| Refused::Closed)?
-            .forget();
-        self.tx
-            .send(Outgoing { envelope, permits })
-            .map_err(|_| Refused::Closed)
+        let len = pb::framed_len(&envelope);
+        self.outbox.reserve(len).await?;
+        self.outbox.push(&envelope, Bound::Reserved(len))
+    }
+
+    /// Waits for room as [`Self::send`] does and reserves `len` bytes for a
+    /// cast that will reach [`Self::cast`] with `reserved: Some(len)` (or be
+    /// given back with [`Self::release`]).
+    pub(crate) async fn reserve(&self, len: usize) -> Result<(), Refused> {
+        self.outbox.reserve(len).await
+    }
+
+    /// Gives back bytes [`Self::reserve`] reserved for a cast that will not
+    /// come.
+    pub(crate) fn release(&self, len: usize) {
+        self.outbox.release(len);
     }
 
     /// Queues a control envelope (handshake, sync, advertisement, call
-    /// error) at once, outside the byte bound. Never waits: the session
+    /// error) at once, outside the queue limit. Never waits: the session
     /// actor and the reader use this, and neither may ever wait on the
     /// outbound queue, or two nodes whose queues are both full would stop
     /// reading each other for good. Control traffic is small and follows
     /// local events or the peer's own requests.
     pub(crate) fn send_control(&self, envelope: pb::Envelope) {
-        let _ = self.tx.send(Outgoing {
-            envelope,
-            permits: 0,
-        });
+        let _ = self.outbox.push(&envelope, Bound::Control);
     }
 
     /// Counts and logs a message that could not be sent.
     fn refused(&self, actor: &str, why: Refused) {
-        bump(&self.stats.refused);
         match why {
             // A proxy drains its mailbox after its session ended: one line
             // each would flood the log; the counter tells how many.
-            Refused::Closed => debug!(peer = %self.peer(), actor, %why, "message refused"),
-            Refused::TooLarge(_) => warn!(peer = %self.peer(), actor, %why, "message refused"),
+            Refused::Closed => {
+                bump(&self.stats.refused);
+                debug!(peer = %self.peer(), actor, %why, "message refused");
+            }
+            Refused::TooLarge(_) => {
+                bump(&self.stats.refused);
+                warn!(peer = %self.peer(), actor, %why, "message refused");
+            }
+            // A flood past the limit refuses many: a line a second, with
+            // the count so far.
+            Refused::Full { .. } => {
+                let total = self.stats.overflowed.fetch_add(1, Ordering::Relaxed) + 1;
+                let now = Instant::now();
+                let mut logged = self
+                    .full_logged
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if logged.is_none_or(|at| now.duration_since(at) >= FULL_LOG_EVERY) {
+                    *logged = Some(now);
+                    drop(logged);
+                    warn!(peer = %self.peer(), actor, %why, refused_so_far = total, "message refused: the queue is full");
+                }
+            }
         }
     }
 
-    /// Sends a cast from a proxy.
-    pub(crate) async fn cast(&self, to: u64, actor: &str, variant: String, args: Vec<u8>) {
-        match self.send(Body::Cast(pb::Cast { to, variant, args })).await {
+    /// Sends a cast from a proxy: refused past the queue limit, unless the
+    /// sender reserved its room beforehand (`reserved`, the bytes it did).
+    pub(crate) fn cast(
+        &self,
+        to: u64,
+        actor: &str,
+        variant: String,
+        args: Vec<u8>,
+        reserved: Option<usize>,
+    ) {
+        let envelope = pb::Envelope::from(Body::Cast(pb::Cast { to, variant, args }));
+        let bound = reserved.map_or(Bound::Limit, Bound::Reserved);
+        match self.outbox.push(&envelope, bound) {
             Ok(()) => bump(&self.stats.casts_sent),
             Err(why) => self.refused(actor, why),
         }
     }
 
-    /// Sends a call from a proxy; its answer completes or fails `reply`.
-    pub(crate) async fn call(
+    /// Sends a call from a proxy (refused past the queue limit); its answer
+    /// completes or fails `reply`.
+    pub(crate) fn call(
         &self,
         to: u64,
         actor: &str,
@@ -220,13 +242,14 @@ impl SessionLink {
                 u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)
             }),
         };
-        match self.send(Body::Call(call)).await {
+        match self.outbox.push(&Body::Call(call).into(), Bound::Limit) {
             Ok(()) => bump(&self.stats.calls_sent),
             Err(why) => {
                 self.refused(actor, why);
                 let error = match why {
                     Refused::Closed => CallError::Disconnected(why.to_string()),
                     Refused::TooLarge(_) => CallError::TooLarge(why.to_string()),
+                    Refused::Full { .. } => CallError::Overloaded(why.to_string()),
                 };
                 self.fail(tag, error);
             }
@@ -301,9 +324,8 @@ impl SessionLink {
 
     /// The counters as they are now.
     pub(crate) fn counters(&self) -> SessionCounters {
-        let queued = QUEUE_BYTES.saturating_sub(self.queue.available_permits());
         self.stats
-            .snapshot(queued as u64, self.pending().len() as u64)
+            .snapshot(self.outbox.held() as u64, self.pending().len() as u64)
     }
 
     /// Ends the link: the writer flushes what is queued and sends `last` (a
@@ -311,7 +333,7 @@ impl SessionLink {
     /// fails with `reason`.
     pub(crate) fn close(&self, reason: &DisconnectReason, last: Farewell) {
         self.closed.send_replace(Some(reason.clone()));
-        self.queue.close();
+        self.outbox.close();
         if let (Some(slot), Some(Err(status))) = (&self.last_status, &last) {
             slot.set(status.clone());
         }

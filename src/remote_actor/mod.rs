@@ -13,6 +13,7 @@ mod link;
 mod ports;
 mod proxy;
 mod report;
+mod room;
 
 pub use call::call;
 pub(crate) use call::call_serialized;
@@ -21,3 +22,5 @@ pub use error::{CallError, CallErrorKind};
 pub(crate) use link::SessionLink;
 pub use ports::{bytes_to_typed_port, decode_failed, typed_to_bytes_port};
 pub(crate) use proxy::{ProxyMsg, ProxyState, RemoteActor};
+pub(crate) use room::{Registered, register};
+pub use room::{SendError, send};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, message::SerializedMessage};
 
-use super::link::SessionLink;
+use super::{link::SessionLink, room};
 
 /// A proxy's message type. Proxies take only serialized messages; nothing
 /// sends this type.
@@ -53,11 +53,15 @@ impl Actor for RemoteActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            SerializedMessage::Cast { variant, args, .. } => {
+            SerializedMessage::Cast {
+                variant,
+                args,
+                metadata,
+            } => {
+                let reserved = room::reserved(metadata.as_deref());
                 state
                     .link
-                    .cast(state.pid, &state.label, variant, args)
-                    .await;
+                    .cast(state.pid, &state.label, variant, args, reserved);
             }
             SerializedMessage::Call {
                 variant,
@@ -67,8 +71,7 @@ impl Actor for RemoteActor {
             } => {
                 state
                     .link
-                    .call(state.pid, &state.label, variant, args, reply, metadata)
-                    .await;
+                    .call(state.pid, &state.label, variant, args, reply, metadata);
             }
             // Replies are routed by the session, never through a proxy.
             SerializedMessage::CallReply(..) => {}

@@ -237,7 +237,9 @@ fn call_status(error: CallError, target: &Reached, timeout: Duration) -> Status 
         CallError::NotRunning => Status::unavailable(format!(
             "{who} stopped (or its session ended) before the call was handed over"
         )),
-        CallError::TooLarge(d) => Status::resource_exhausted(format!("{who}: {d}")),
+        CallError::TooLarge(d) | CallError::Overloaded(d) => {
+            Status::resource_exhausted(format!("{who}: {d}"))
+        }
         other => Status::internal(format!("{who}: {other}")),
     }
 }

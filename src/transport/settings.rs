@@ -17,8 +17,11 @@ const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 /// Largest HTTP/2 frame (default 16 KiB): fewer frame headers for big batches.
 const MAX_FRAME: u32 = 1024 * 1024;
 
-/// Frames a stream may queue towards tonic before its writer waits.
-pub(crate) const QUEUE_FRAMES: usize = 128;
+/// Frames a stream may queue towards tonic before its writer waits. Few:
+/// the session's outbox is where a backlog waits, counted and bounded; a
+/// frame handed on here is out of its count. While tonic encodes one frame
+/// the writer gathers the next.
+pub(crate) const QUEUE_FRAMES: usize = 2;
 
 /// How a node's connections are set up, on the server and the dialing side
 /// alike.

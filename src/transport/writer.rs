@@ -1,31 +1,27 @@
 //! The writer: the one task that feeds a stream's sending half.
 //!
-//! Proxies, reply tasks and the session queue envelopes; the writer takes
-//! whatever is queued, packs it into as few frames as the size budget allows
-//! and hands each to tonic. Nothing waits on a timer: when the stream is
+//! Proxies, reply tasks and the session encode envelopes into the session's
+//! [`Outbox`]; the writer takes whatever is queued, a frame's worth of bytes
+//! at a time, and hands each frame to tonic as it is (no decoding, no
+//! re-encoding of envelopes). Nothing waits on a timer: when the stream is
 //! idle a lone envelope goes out at once (no Nagle-style stall); when it is
 //! busy, envelopes pile up behind the frame in flight and leave together.
 //!
-//! Memory is bounded in bytes: a sender must get permits for an envelope's
-//! encoded size from the queue semaphore before queueing it, and the writer
-//! returns them once the frame is handed on to tonic's queue (up to
-//! `QUEUE_FRAMES` frames). When the peer reads slowly, HTTP/2 flow control
-//! holds those frames, then the writer, the permits run out, and senders
-//! wait; nothing is dropped. Owns the sending half; never reads.
+//! Memory: the outbox bounds what senders may queue (see its docs); beyond
+//! it the writer holds one frame and tonic's channel `QUEUE_FRAMES` more.
+//! When the peer reads slowly, HTTP/2 flow control holds those, the writer
+//! waits, and the outbox fills. Owns the sending half; never reads.
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
-use prost::Message as _;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tonic::Status;
 
+use super::outbox::Outbox;
 use crate::pb;
-
-/// Envelopes packed into one frame at most.
-const MAX_BATCH: usize = 1024;
 
 /// How long a closing writer may spend flushing what was queued.
 const FLUSH_ON_CLOSE: Duration = Duration::from_secs(1);
@@ -104,43 +100,31 @@ impl FrameTx {
     }
 }
 
-/// One queued envelope and the permits (bytes) it holds.
-#[derive(Debug)]
-pub(crate) struct Outgoing {
-    pub(crate) envelope: pb::Envelope,
-    pub(crate) permits: u32,
-}
-
 /// The farewell a closing writer sends after flushing: a last frame, or (as
 /// acceptor) a status that ends the stream.
 pub(crate) type Farewell = Option<Result<pb::Frame, Status>>;
 
-/// Bytes an envelope adds to a frame: its encoding plus the field key and
-/// length prefix.
-pub(crate) fn framed_len(envelope: &pb::Envelope) -> usize {
-    let len = envelope.encoded_len();
-    len + prost::length_delimiter_len(len) + 1
-}
-
 /// Runs the writer until the stream ends or `close` fires.
 pub(crate) async fn run(
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    outbox: Arc<Outbox>,
     frames: FrameTx,
-    queue: Arc<Semaphore>,
     frame_budget: usize,
     mut close: oneshot::Receiver<Farewell>,
 ) {
-    let mut batch: Vec<Outgoing> = Vec::with_capacity(MAX_BATCH);
     loop {
         tokio::select! {
             biased;
             farewell = &mut close => {
                 // Flush what was queued before the close, then say goodbye.
-                rx.close();
-                while let Ok(item) = rx.try_recv() {
-                    batch.push(item);
-                }
-                let flushed = tokio::time::timeout(FLUSH_ON_CLOSE, flush(&frames, &mut batch, &queue, frame_budget)).await;
+                outbox.close();
+                let flushed = tokio::time::timeout(FLUSH_ON_CLOSE, async {
+                    while let Some(bytes) = outbox.try_take(frame_budget) {
+                        if !frames.send(pb::Frame::pre_encoded(bytes)).await {
+                            return false;
+                        }
+                    }
+                    true
+                }).await;
                 if matches!(flushed, Ok(true)) && let Ok(Some(last)) = farewell {
                     frames.send_final(last).await;
                 } else if let Some(last) = frames.last_status() {
@@ -149,47 +133,12 @@ pub(crate) async fn run(
                 }
                 return;
             }
-            n = rx.recv_many(&mut batch, MAX_BATCH) => {
-                if n == 0 || !flush(&frames, &mut batch, &queue, frame_budget).await {
+            bytes = outbox.take(frame_budget) => {
+                let Some(bytes) = bytes else { return };
+                if !frames.send(pb::Frame::pre_encoded(bytes)).await {
                     return;
                 }
             }
         }
     }
-}
-
-/// Sends `batch` as frames of at most `budget` bytes (an envelope larger
-/// than the budget goes alone). `false` when the stream is gone.
-async fn flush(
-    frames: &FrameTx,
-    batch: &mut Vec<Outgoing>,
-    queue: &Semaphore,
-    budget: usize,
-) -> bool {
-    let mut envelopes = Vec::with_capacity(batch.len());
-    let mut bytes = 0usize;
-    let mut permits = 0usize;
-    for item in batch.drain(..) {
-        let len = framed_len(&item.envelope);
-        if !envelopes.is_empty() && bytes + len > budget {
-            let frame = pb::Frame {
-                envelopes: std::mem::take(&mut envelopes),
-            };
-            if !frames.send(frame).await {
-                return false;
-            }
-            queue.add_permits(permits);
-            (bytes, permits) = (0, 0);
-        }
-        bytes += len;
-        permits += item.permits as usize;
-        envelopes.push(item.envelope);
-    }
-    if !envelopes.is_empty() {
-        if !frames.send(pb::Frame { envelopes }).await {
-            return false;
-        }
-        queue.add_permits(permits);
-    }
-    true
 }

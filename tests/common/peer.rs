@@ -56,7 +56,7 @@ impl std::fmt::Debug for ScriptedPeer {
 }
 
 fn frame(envelopes: Vec<pb::Envelope>) -> pb::Frame {
-    pb::Frame { envelopes }
+    pb::Frame::from(envelopes)
 }
 
 fn describe(status: &Status) -> String {

@@ -158,7 +158,7 @@ pub fn frame(bodies: Vec<Body>) -> Vec<u8> {
 
 /// One frame of these envelopes, encoded.
 pub fn frame_of(envelopes: Vec<pb::Envelope>) -> Vec<u8> {
-    pb::Frame { envelopes }.encode_to_vec()
+    pb::Frame::from(envelopes).encode_to_vec()
 }
 
 /// An envelope with this body.

@@ -1026,13 +1026,9 @@ fn real_frames() -> Vec<pb::Frame> {
     let mut frames: Vec<pb::Frame> = handshake
         .iter()
         .chain(&every_other_body())
-        .map(|e| pb::Frame {
-            envelopes: vec![e.clone()],
-        })
+        .map(|e| pb::Frame::from(vec![e.clone()]))
         .collect();
-    frames.push(pb::Frame {
-        envelopes: handshake,
-    });
+    frames.push(pb::Frame::from(handshake));
     frames
 }
 

@@ -54,6 +54,8 @@ pub(crate) struct SessionArgs {
     pub(crate) heartbeat: HeartbeatConfig,
     pub(crate) adverts: Arc<Adverts>,
     pub(crate) max_message_size: usize,
+    /// Bytes the session may hold for its peer (see the link).
+    pub(crate) queue_limit: usize,
 }
 
 /// Messages a session handles.
@@ -135,7 +137,7 @@ impl Actor for NodeSession {
             admission,
             ..
         } = args.stream;
-        let (link, writer) = SessionLink::new(outbound, args.max_message_size);
+        let (link, writer) = SessionLink::new(outbound, args.max_message_size, args.queue_limit);
         let link = Arc::new(link);
         let delivery = Delivery::new(link.clone(), args.adverts);
         let mut first = Vec::new();

@@ -497,9 +497,9 @@ fn farewell(direction: Direction, reason: &DisconnectReason) -> Farewell {
     }
     Some(match direction {
         Direction::Inbound if reason.cause != DisconnectCause::Stopped => Err(reason.to_status()),
-        _ => Ok(pb::Frame {
-            envelopes: vec![Body::Goodbye(reason.to_goodbye()).into()],
-        }),
+        _ => Ok(pb::Frame::from(vec![
+            Body::Goodbye(reason.to_goodbye()).into(),
+        ])),
     })
 }
 

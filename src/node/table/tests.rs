@@ -18,7 +18,14 @@ fn peer(name: &str, listen_addr: &str) -> Peer {
 
 fn link() -> Arc<SessionLink> {
     let (tx, _rx) = mpsc::channel(1);
-    Arc::new(SessionLink::new(FrameTx::Dialer(tx), 64 * 1024).0)
+    Arc::new(
+        SessionLink::new(
+            FrameTx::Dialer(tx),
+            64 * 1024,
+            crate::node::DEFAULT_QUEUE_LIMIT,
+        )
+        .0,
+    )
 }
 
 /// A table with session `id` opened towards `name` (listening on `addr`) and

@@ -19,7 +19,7 @@ async fn drain(response: crate::transport::ResponseFrames) -> Vec<Result<pb::Fra
 #[tokio::test(flavor = "current_thread")]
 async fn an_acceptor_refusal_ends_the_response_with_its_status() {
     let (frames, response) = acceptor_channel();
-    let (link, writer) = SessionLink::new(frames, 64 * 1024);
+    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20);
     let reason = refused();
     link.close(&reason, Some(Err(reason.to_status())));
     writer.await.expect("the writer ends");
@@ -37,7 +37,7 @@ async fn an_acceptor_refusal_ends_the_response_with_its_status() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_refusal_survives_a_writer_aborted_before_it_ran() {
     let (frames, response) = acceptor_channel();
-    let (link, writer) = SessionLink::new(frames, 64 * 1024);
+    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20);
     let reason = refused();
     link.close(&reason, Some(Err(reason.to_status())));
     // On this single-threaded runtime the writer has not been polled yet.
@@ -55,10 +55,8 @@ async fn a_refusal_survives_a_writer_aborted_before_it_ran() {
 async fn an_orderly_end_stays_ok_and_a_peer_end_says_nothing() {
     // A Goodbye farewell: the frame, then the end (OK), aborted or not.
     let (frames, response) = acceptor_channel();
-    let (link, writer) = SessionLink::new(frames, 64 * 1024);
-    let goodbye = pb::Frame {
-        envelopes: vec![pb::Envelope::from(Body::Ready(pb::Ready {}))],
-    };
+    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20);
+    let goodbye = pb::Frame::from(vec![pb::Envelope::from(Body::Ready(pb::Ready {}))]);
     let reason = DisconnectReason::local(DisconnectCause::Stopped, "node stopping");
     link.close(&reason, Some(Ok(goodbye)));
     writer.await.expect("the writer ends");
@@ -68,10 +66,103 @@ async fn an_orderly_end_stays_ok_and_a_peer_end_says_nothing() {
 
     // No farewell (the peer ended the session): the response just ends.
     let (frames, response) = acceptor_channel();
-    let (link, writer) = SessionLink::new(frames, 64 * 1024);
+    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20);
     link.close(&refused(), None);
     writer.abort();
     let _ = writer.await;
     drop(link);
     assert!(drain(response).await.is_empty());
+}
+
+/// A link whose peer never reads: the writer hands on what the stream
+/// takes, then the outbox fills.
+fn stalled_link(queue_limit: usize) -> (SessionLink, tokio::sync::mpsc::Receiver<pb::Frame>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let (link, _writer) = SessionLink::new(FrameTx::Dialer(tx), 64 * 1024, queue_limit);
+    (link, rx)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn past_the_queue_limit_casts_are_refused_and_counted_and_calls_fail_overloaded() {
+    let (link, _rx) = stalled_link(64 * 1024);
+    let args = vec![7u8; 1000];
+    for _ in 0..200 {
+        link.cast(5, "sink@peer", "Data".into(), args.clone(), None);
+        tokio::task::yield_now().await;
+    }
+    let counters = link.counters();
+    assert!(counters.overflowed > 0, "{counters:?}");
+    assert_eq!(
+        counters.casts_sent + counters.overflowed,
+        200,
+        "{counters:?}"
+    );
+    assert_eq!(counters.refused, 0, "{counters:?}");
+    // What is held stays near the limit: one envelope over at most.
+    assert!(
+        counters.queued_bytes < 64 * 1024 + 1100,
+        "{}",
+        counters.queued_bytes
+    );
+
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (report_tx, report_rx) = tokio::sync::oneshot::channel();
+    let registration = super::report::Registration::new(super::report::Sink::Call(report_tx));
+    link.call(
+        5,
+        "sink@peer",
+        "Echo".into(),
+        vec![1],
+        crate::reply::port(tx, Some(Duration::from_secs(5))),
+        Some(registration.metadata()),
+    );
+    assert!(rx.await.is_err(), "the port is dropped");
+    let error = report_rx.await.expect("a report");
+    assert_eq!(
+        error.kind(),
+        super::super::CallErrorKind::Overloaded,
+        "{error}"
+    );
+    assert!(error.detail().contains("queue limit"), "{error}");
+    assert_eq!(link.counters().calls_in_flight, 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_reserved_cast_waits_for_room_and_is_then_never_refused() {
+    let (link, mut rx) = stalled_link(64 * 1024);
+    let link = Arc::new(link);
+    let args = vec![7u8; 1000];
+    // Fill past a quarter of the limit, where reservations wait.
+    while link.counters().queued_bytes < 16 * 1024 {
+        link.cast(5, "sink@peer", "Data".into(), args.clone(), None);
+        tokio::task::yield_now().await;
+    }
+    let len = pb::framed_cast_len(5, "Data", &args);
+    let waiting = tokio::spawn({
+        let link = link.clone();
+        async move { link.reserve(len).await }
+    });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!waiting.is_finished(), "no room yet");
+    // Plain casts fill the rest, up to the limit...
+    while link.counters().overflowed == 0 {
+        link.cast(5, "sink@peer", "Data".into(), args.clone(), None);
+    }
+    // ...and the peer starts reading: room comes back.
+    let reader = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("room came back")
+        .expect("the task ran")
+        .expect("reserved");
+    let before = link.counters();
+    link.cast(5, "sink@peer", "Data".into(), args, Some(len));
+    let after = link.counters();
+    assert_eq!(after.casts_sent, before.casts_sent + 1);
+    assert_eq!(after.overflowed, before.overflowed);
+    link.close(&refused(), None);
+    drop(link);
+    reader.abort();
 }

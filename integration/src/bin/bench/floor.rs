@@ -124,16 +124,14 @@ pub(crate) async fn client(addr: &str, smoke: bool) -> Result<()> {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     let mut inbound = client.session(ReceiverStream::new(rx)).await?.into_inner();
     let mut round_trip = async |x: u64| -> Result<()> {
-        let frame = Frame {
-            envelopes: vec![Envelope {
-                body: Some(Body::Call(Call {
-                    to: 1,
-                    variant: "Echo".to_owned(),
-                    args: x.to_le_bytes().to_vec(),
-                    ..Call::default()
-                })),
-            }],
-        };
+        let frame = Frame::from(vec![Envelope {
+            body: Some(Body::Call(Call {
+                to: 1,
+                variant: "Echo".to_owned(),
+                args: x.to_le_bytes().to_vec(),
+                ..Call::default()
+            })),
+        }]);
         tx.send(frame)
             .await
             .map_err(|_| "the floor stream closed")?;

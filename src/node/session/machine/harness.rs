@@ -251,7 +251,7 @@ impl Honest {
         }
         let mut out = Vec::new();
         self.machine
-            .on_frame(pb::Frame { envelopes }, now, &mut out);
+            .on_frame(pb::Frame::from(envelopes), now, &mut out);
         self.run(out);
     }
 }
@@ -401,15 +401,14 @@ impl Run {
                 if envelopes.is_empty() && !envs.is_empty() {
                     Input::Nothing
                 } else {
-                    self.frame(Ok(pb::Frame { envelopes }), &mut out)
+                    self.frame(Ok(pb::Frame::from(envelopes)), &mut out)
                 }
             }
             Step::Bytes(bytes) => self.frame(decode(bytes), &mut out),
             Step::Spliced(bytes) => {
-                let mut encoded = pb::Frame {
-                    envelopes: self.peer.outbox.pop_front().into_iter().collect(),
-                }
-                .encode_to_vec();
+                let mut encoded =
+                    pb::Frame::from(self.peer.outbox.pop_front().into_iter().collect::<Vec<_>>())
+                        .encode_to_vec();
                 encoded.extend_from_slice(bytes);
                 self.frame(decode(&encoded), &mut out)
             }
@@ -487,8 +486,8 @@ impl Run {
             return Input::PeerReady;
         }
         if !self.peer.outbox.is_empty() {
-            let envelopes = self.peer.outbox.drain(..).collect();
-            return self.frame(Ok(pb::Frame { envelopes }), out);
+            let envelopes: Vec<_> = self.peer.outbox.drain(..).collect();
+            return self.frame(Ok(pb::Frame::from(envelopes)), out);
         }
         if let Some(end) = self.peer.end.take() {
             let next = end.map_or(Ok(None), Err);

@@ -260,7 +260,7 @@ fn frame_bytes() -> impl Strategy<Value = Vec<u8>> {
         any::<usize>(),
     )
         .prop_map(|(envelopes, flips, cut)| {
-            let mut bytes = prost::Message::encode_to_vec(&pb::Frame { envelopes });
+            let mut bytes = prost::Message::encode_to_vec(&pb::Frame::from(envelopes));
             let len = bytes.len().max(1);
             for (at, xor) in flips {
                 if let Some(b) = bytes.get_mut(at % len) {
@@ -279,7 +279,7 @@ fn step() -> impl Strategy<Value = Step> {
     let tick = prop_oneof![0u16..1000, 2900u16..3200, any::<u16>()];
     let spliced = prop_oneof![
         vec(envelope(), 0..3)
-            .prop_map(|envelopes| prost::Message::encode_to_vec(&pb::Frame { envelopes })),
+            .prop_map(|envelopes| prost::Message::encode_to_vec(&pb::Frame::from(envelopes))),
         bytes(),
     ];
     let ended = option::of((0i32..17, option::of(any::<u8>())));

@@ -57,7 +57,7 @@ fn cast(to: u64) -> pb::Envelope {
 }
 
 fn frame(envelopes: Vec<pb::Envelope>) -> pb::Frame {
-    pb::Frame { envelopes }
+    pb::Frame::from(envelopes)
 }
 
 /// How a farewell looks to the peer.

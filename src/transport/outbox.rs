@@ -1,0 +1,242 @@
+//! The outbox: what a session holds for its peer, as encoded bytes.
+//!
+//! Every envelope a session sends is encoded into one byte buffer the moment
+//! it is sent (as a `Frame` field, see [`pb::encode_envelope`]), so what a
+//! fast sender builds up is compact bytes, not boxed messages. The writer
+//! takes the buffer a frame's worth at a time.
+//!
+//! Three ways in, one for each kind of sender:
+//! - [`Bound::Control`]: the session's own protocol traffic, always taken
+//!   (small, and it must never wait: see the link's `send_control`).
+//! - [`Bound::Limit`]: a proxy's cast or call, which cannot wait (ractor's
+//!   `cast` returns at once). Taken while the outbox holds less than its
+//!   `limit`; past it refused ([`Refused::Full`]), and the caller counts it.
+//! - [`Bound::Reserved`]: bytes a sender reserved beforehand with
+//!   [`Outbox::reserve`], which waits while the outbox holds `soft` bytes or
+//!   more. Always taken: the sender already waited for its room.
+//!
+//! No I/O: the writer and the tests drive it.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+
+use crate::pb;
+
+/// Why an envelope was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The session has ended.
+    Closed,
+    /// The envelope is larger than the peer accepts (`max_message_size`).
+    TooLarge(usize),
+    /// The outbox held its limit already (bytes queued, limit).
+    Full { queued: usize, limit: usize },
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Closed => f.write_str("the session has ended"),
+            Self::TooLarge(n) => write!(
+                f,
+                "the message is {n} bytes, more than the session's max message size"
+            ),
+            Self::Full { queued, limit } => write!(
+                f,
+                "the session already holds {queued} bytes for the peer (its queue limit is \
+                 {limit}): the peer takes messages more slowly than they are sent"
+            ),
+        }
+    }
+}
+
+/// How an envelope may enter the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bound {
+    /// Protocol traffic: always taken while the outbox is open.
+    Control,
+    /// Taken while the outbox holds less than its limit.
+    Limit,
+    /// Taken in place of this many reserved bytes.
+    Reserved(usize),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Encoded envelopes, in order.
+    buf: BytesMut,
+    /// Bytes reserved and not yet pushed.
+    reserved: usize,
+    closed: bool,
+}
+
+impl State {
+    fn held(&self) -> usize {
+        self.buf.len() + self.reserved
+    }
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    state: Mutex<State>,
+    /// Wakes the writer: bytes arrived, or the outbox closed.
+    ready: Notify,
+    /// Wakes senders waiting in [`Self::reserve`].
+    room: Notify,
+    /// [`Self::reserve`] waits while this many bytes are held.
+    soft: usize,
+    /// [`Bound::Limit`] pushes are refused while this many are held.
+    limit: usize,
+    /// The largest envelope the peer accepts, framed.
+    max_envelope: usize,
+}
+
+impl Outbox {
+    /// An open, empty outbox; `soft` is capped at `limit`.
+    pub(crate) fn new(soft: usize, limit: usize, max_envelope: usize) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            ready: Notify::new(),
+            room: Notify::new(),
+            soft: soft.min(limit),
+            limit,
+            max_envelope,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every critical section is a check and an append or a split, none
+        // of which can panic half-way.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Encodes `envelope` into the outbox as `bound` allows.
+    pub(crate) fn push(&self, envelope: &pb::Envelope, bound: Bound) -> Result<(), Refused> {
+        let len = pb::framed_len(envelope);
+        let mut state = self.state();
+        if let Bound::Reserved(n) = bound {
+            state.reserved = state.reserved.saturating_sub(n);
+        }
+        if state.closed {
+            return Err(Refused::Closed);
+        }
+        if len > self.max_envelope {
+            drop(state);
+            if matches!(bound, Bound::Reserved(_)) {
+                self.room.notify_waiters();
+            }
+            return Err(Refused::TooLarge(len));
+        }
+        if bound == Bound::Limit && state.held() >= self.limit {
+            return Err(Refused::Full {
+                queued: state.held(),
+                limit: self.limit,
+            });
+        }
+        let was_empty = state.buf.is_empty();
+        pb::encode_envelope(envelope, &mut state.buf);
+        drop(state);
+        if was_empty {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Waits until the outbox holds less than its soft bound, then reserves
+    /// `n` bytes for a later [`Bound::Reserved`] push (or [`Self::release`]).
+    /// `n` more than the largest envelope is refused at once.
+    pub(crate) async fn reserve(&self, n: usize) -> Result<(), Refused> {
+        if n > self.max_envelope {
+            return Err(Refused::TooLarge(n));
+        }
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let mut state = self.state();
+                if state.closed {
+                    return Err(Refused::Closed);
+                }
+                if state.held() < self.soft {
+                    state.reserved += n;
+                    return Ok(());
+                }
+            }
+            room.await;
+        }
+    }
+
+    /// Gives back `n` reserved bytes that will not be pushed.
+    pub(crate) fn release(&self, n: usize) {
+        let mut state = self.state();
+        state.reserved = state.reserved.saturating_sub(n);
+        drop(state);
+        self.room.notify_waiters();
+    }
+
+    /// Bytes held: queued and reserved.
+    pub(crate) fn held(&self) -> usize {
+        self.state().held()
+    }
+
+    /// Refuses everything from now on; the writer may still take what is
+    /// queued.
+    pub(crate) fn close(&self) {
+        self.state().closed = true;
+        self.ready.notify_one();
+        self.room.notify_waiters();
+    }
+
+    /// Takes the queued envelopes, at most `budget` bytes of them (or the
+    /// first alone when it is larger), if any.
+    pub(crate) fn try_take(&self, budget: usize) -> Option<Bytes> {
+        let mut state = self.state();
+        if state.buf.is_empty() {
+            return None;
+        }
+        let cut = cut_at(&state.buf, budget);
+        let taken = state.buf.split_to(cut).freeze();
+        drop(state);
+        self.room.notify_waiters();
+        Some(taken)
+    }
+
+    /// Waits for queued envelopes and takes them as [`Self::try_take`] does;
+    /// `None` once the outbox is closed and empty.
+    pub(crate) async fn take(&self, budget: usize) -> Option<Bytes> {
+        loop {
+            if let Some(bytes) = self.try_take(budget) {
+                return Some(bytes);
+            }
+            if self.state().closed {
+                return None;
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
+/// Where to cut `buf` so the part before holds whole envelopes of at most
+/// `budget` bytes (at least one envelope).
+fn cut_at(buf: &[u8], budget: usize) -> usize {
+    if buf.len() <= budget {
+        return buf.len();
+    }
+    let mut cut = 0;
+    while let Some(n) = pb::first_field_len(&buf[cut..]) {
+        if cut > 0 && cut + n > budget {
+            break;
+        }
+        cut += n;
+    }
+    // Only this module writes the buffer, in whole fields; a buffer that did
+    // not parse would be sent whole rather than lost.
+    if cut == 0 { buf.len() } else { cut }
+}
+
+#[cfg(test)]
+mod tests;
