@@ -1,9 +1,15 @@
-//! A flood for the slow-consumer scenario: a node that casts `--count`
-//! numbered `Cast1`s as fast as it can to `workers@TARGET` (a consumer that
-//! takes its time over each), while it calls the target's `pong` every
-//! 50 ms to see that the target still answers; then it waits until the
-//! consumer has counted every cast, and prints one `flood-summary {json}`
-//! line (see [`Summary`]).
+//! A flood for the slow-consumer and backpressure scenarios: a node that
+//! casts `--count` numbered `Cast1`s as fast as it can to `workers@TARGET`
+//! (a consumer that takes its time over each), while it calls the target's
+//! `pong` every 50 ms to see that the target still answers; then it waits
+//! until the consumer has counted every cast the session took, and prints
+//! one `flood-summary {json}` line (see [`Summary`]).
+//!
+//! With `--send` it sends through `ractor_grpc::send` (which waits for room
+//! on the session) instead of a plain `cast` (refused past the queue limit),
+//! and says `send waiting for room` the first time a send waits 100 ms. With
+//! `--go-file` it waits for that file before it starts, so a test can freeze
+//! the consumer first.
 //!
 //! ```text
 //! flood --name flood --cookie C --connect ADDR --target recv --count 5000
@@ -21,7 +27,7 @@ use std::{
 use clap::Parser;
 use integration::{MyBasicMessageType, demo::PongMsg};
 use ractor::{Actor, ActorRef};
-use ractor_grpc::{NodeConfig, NodeServer, NodeServerMessage};
+use ractor_grpc::{CallErrorKind, NodeConfig, NodeServer, NodeServerMessage};
 use serde::Serialize;
 
 #[derive(Debug, Parser)]
@@ -44,6 +50,15 @@ struct Args {
     /// How long to wait for the consumer to count them all, in seconds.
     #[arg(long, default_value_t = 120)]
     drain_secs: u64,
+    /// Send with `ractor_grpc::send`, waiting for room, not a plain `cast`.
+    #[arg(long)]
+    send: bool,
+    /// The session's queue limit in bytes (`NodeConfig::with_queue_limit`).
+    #[arg(long)]
+    queue_limit: Option<usize>,
+    /// Start sending only once this file exists.
+    #[arg(long)]
+    go_file: Option<std::path::PathBuf>,
 }
 
 /// What happened.
@@ -51,6 +66,17 @@ struct Args {
 struct Summary {
     /// Casts handed to the proxy.
     sent: u64,
+    /// The session's counters: casts it took (`casts_sent`), and casts and
+    /// calls it refused because it held its queue limit (`overflowed`).
+    session_sent: u64,
+    overflowed: u64,
+    /// Of the `overflowed`, the calls (this program's probes and Stats
+    /// calls, which failed with `CallError::Overloaded`).
+    calls_overloaded: u64,
+    /// The longest a `--send` waited for room, in milliseconds.
+    max_send_wait_ms: u64,
+    /// The most bytes the session held queued when sampled (every 20 ms).
+    queued_peak_bytes: u64,
     /// How long sending them took, in milliseconds.
     send_ms: u64,
     /// The consumer's count when it was last asked, and whether the numbers
@@ -104,8 +130,11 @@ async fn find<M: ractor::Message>(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let config =
+    let mut config =
         NodeConfig::new(args.name.clone(), args.cookie.clone()).with_listen_addr(args.listen);
+    if let Some(limit) = args.queue_limit {
+        config = config.with_queue_limit(limit);
+    }
     let (node, handle) = Actor::spawn(None, NodeServer::new(config), ()).await?;
     let info = ractor_grpc::node_info(&node).await?;
     println!("[{}] listening on {}", args.name, info.listen_addr);
@@ -113,6 +142,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let consumer: ActorRef<MyBasicMessageType> =
         find(&node, &args.target, &format!("workers@{}", args.target)).await?;
     let pong: ActorRef<PongMsg> = find(&node, &args.target, "pong").await?;
+    if let Some(go) = &args.go_file {
+        println!("[{}] waiting for {} to start", args.name, go.display());
+        while !go.exists() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
     println!(
         "[{}] flooding workers@{} with {} casts",
         args.name, args.target, args.count
@@ -121,17 +156,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rss_start = rss_kib();
     let peak = Arc::new(AtomicU64::new(rss_start));
     let done = Arc::new(AtomicBool::new(false));
+    let queued_peak = Arc::new(AtomicU64::new(0));
     let sampler = {
-        let (peak, done) = (peak.clone(), done.clone());
+        let (peak, queued_peak, done) = (peak.clone(), queued_peak.clone(), done.clone());
+        let node = node.clone();
         tokio::spawn(async move {
             while !done.load(Ordering::Relaxed) {
                 peak.fetch_max(rss_kib(), Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                if let Ok(sessions) = ractor_grpc::list_sessions(&node).await {
+                    for s in sessions {
+                        queued_peak.fetch_max(s.counters.queued_bytes, Ordering::Relaxed);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
     };
+    // Calls refused because the session held its queue limit (counted in
+    // its `overflowed` with the casts).
+    let overloaded = Arc::new(AtomicU64::new(0));
     let prober = {
-        let done = done.clone();
+        let (done, overloaded) = (done.clone(), overloaded.clone());
         tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failed = 0u64;
@@ -143,6 +188,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .await;
                 match answer {
                     Ok(m) if m == n + 1 => latencies.push(started.elapsed().as_secs_f64() * 1e3),
+                    Err(e) if e.kind() == CallErrorKind::Overloaded => {
+                        overloaded.fetch_add(1, Ordering::Relaxed);
+                        failed += 1;
+                    }
                     _ => failed += 1,
                 }
                 n += 1;
@@ -154,8 +203,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let mut sent = 0;
+    let mut max_wait = Duration::ZERO;
+    let mut said_waiting = false;
     for seq in 0..args.count {
-        consumer.cast(MyBasicMessageType::Cast1(args.name.clone(), seq))?;
+        let message = MyBasicMessageType::Cast1(args.name.clone(), seq);
+        if args.send {
+            let before = Instant::now();
+            let send = ractor_grpc::send(&consumer, message);
+            tokio::pin!(send);
+            let sent = match tokio::time::timeout(Duration::from_millis(100), &mut send).await {
+                Ok(sent) => sent,
+                Err(_) => {
+                    if !said_waiting {
+                        said_waiting = true;
+                        println!("[{}] send waiting for room after {seq} casts", args.name);
+                    }
+                    send.await
+                }
+            };
+            sent?;
+            max_wait = max_wait.max(before.elapsed());
+        } else {
+            consumer.cast(message)?;
+        }
         sent += 1;
     }
     let send_ms = started.elapsed().as_millis();
@@ -165,18 +235,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let deadline = started + Duration::from_secs(args.drain_secs);
     let (mut received, mut in_order) = (0, false);
+    let (mut session_sent, mut overflowed) = (0, 0);
+    let mut said_taken = false;
     while Instant::now() < deadline {
-        if let Ok((count, ordered)) = ractor_grpc::call(
+        // What the session took and refused so far (the proxy may still be
+        // taking the last casts from its mailbox).
+        let session = ractor_grpc::list_sessions(&node)
+            .await?
+            .into_iter()
+            .find(|s| s.peer_name.as_deref() == Some(args.target.as_str()));
+        if let Some(s) = session {
+            (session_sent, overflowed) = (s.counters.casts_sent, s.counters.overflowed);
+            let calls = overloaded.load(Ordering::Relaxed);
+            if !said_taken && session_sent + overflowed.saturating_sub(calls) >= sent {
+                said_taken = true;
+                println!(
+                    "[{}] the session took {session_sent} casts and refused {overflowed}",
+                    args.name
+                );
+            }
+        }
+        let stats = ractor_grpc::call(
             &consumer,
             MyBasicMessageType::Stats,
             Some(Duration::from_secs(args.drain_secs)),
         )
-        .await
-        {
-            (received, in_order) = (count, ordered);
-            if received >= sent {
-                break;
+        .await;
+        match stats {
+            Ok((count, ordered)) => {
+                (received, in_order) = (count, ordered);
+                let calls = overloaded.load(Ordering::Relaxed);
+                if session_sent + overflowed.saturating_sub(calls) >= sent
+                    && received >= session_sent
+                {
+                    break;
+                }
             }
+            Err(e) if e.kind() == CallErrorKind::Overloaded => {
+                overloaded.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {}
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -193,6 +291,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let summary = Summary {
         sent,
+        session_sent,
+        overflowed,
+        calls_overloaded: overloaded.load(Ordering::Relaxed),
+        max_send_wait_ms: u64::try_from(max_wait.as_millis()).unwrap_or(u64::MAX),
+        queued_peak_bytes: queued_peak.load(Ordering::Relaxed),
         send_ms: u64::try_from(send_ms).unwrap_or(u64::MAX),
         received,
         in_order,

@@ -105,6 +105,11 @@ struct RunArgs {
     /// How often to ping each peer, in milliseconds.
     #[arg(long, default_value_t = 5000)]
     heartbeat_interval_ms: u64,
+    /// Bytes a session may hold for its peer before casts and calls to the
+    /// peer's actors are refused and counted as overflowed (README, "Flow
+    /// control"); at least 65536.
+    #[arg(long, default_value_t = ractor_grpc::DEFAULT_QUEUE_LIMIT)]
+    queue_limit: usize,
     /// How long a peer may stay silent before it is declared down, in
     /// milliseconds (at least 1000, and more than the interval).
     #[arg(long, default_value_t = 10_000)]
@@ -405,6 +410,7 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         .with_listen_addr(args.listen)
         .with_mode(mode)
         .with_handshake_timeout(Duration::from_millis(args.handshake_timeout_ms))
+        .with_queue_limit(args.queue_limit)
         .with_heartbeat(HeartbeatConfig {
             interval: Duration::from_millis(args.heartbeat_interval_ms),
             timeout: Duration::from_millis(args.heartbeat_timeout_ms),
