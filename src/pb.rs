@@ -20,7 +20,7 @@ mod generated {
 mod frame;
 
 pub use frame::Frame;
-pub(crate) use frame::{encode_envelope, first_field_len, framed_cast_len, framed_len};
+pub(crate) use frame::{Queued, encode_envelope, framed_cast_len, framed_len};
 pub use generated::*;
 
 /// The encoded `FileDescriptorSet` of `proto/`, served by server reflection.

@@ -26,19 +26,42 @@ const ENVELOPES: u32 = 1;
 /// envelopes in [`Frame::envelopes`].
 #[derive(Clone, Default, PartialEq)]
 pub struct Frame {
-    /// The envelopes, in order, after those in `encoded`.
+    /// The envelopes, in order, after those in `queued`.
     pub envelopes: Vec<Envelope>,
-    /// Envelopes already encoded as `Frame` fields (each a key, a length and
-    /// the envelope), written first. Only this crate fills it, and only with
-    /// [`encode_envelope`]'s output.
-    encoded: Bytes,
+    /// What a session queued, written first, in order: runs of envelopes
+    /// already encoded as `Frame` fields (each a key, a length and the
+    /// envelope), and envelopes too large to be worth copying early. Only
+    /// this crate fills it, and only with [`encode_envelope`]'s output.
+    queued: Vec<Queued>,
+}
+
+/// Part of what a session queued for a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Queued {
+    /// Envelopes [`encode_envelope`] wrote.
+    Encoded(Bytes),
+    /// One envelope, encoded when the frame is.
+    Envelope(Envelope),
+}
+
+impl Queued {
+    /// The bytes it adds to a frame.
+    fn len(&self) -> usize {
+        match self {
+            Self::Encoded(run) => run.len(),
+            Self::Envelope(e) => framed_len(e),
+        }
+    }
 }
 
 impl std::fmt::Debug for Frame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Frame")
             .field("envelopes", &self.envelopes)
-            .field("encoded_bytes", &self.encoded.len())
+            .field(
+                "queued_bytes",
+                &self.queued.iter().map(Queued::len).sum::<usize>(),
+            )
             .finish()
     }
 }
@@ -47,17 +70,17 @@ impl From<Vec<Envelope>> for Frame {
     fn from(envelopes: Vec<Envelope>) -> Self {
         Self {
             envelopes,
-            encoded: Bytes::new(),
+            queued: Vec::new(),
         }
     }
 }
 
 impl Frame {
-    /// A frame of envelopes [`encode_envelope`] wrote into `encoded`.
-    pub(crate) fn pre_encoded(encoded: Bytes) -> Self {
+    /// A frame of what a session queued.
+    pub(crate) fn queued(queued: Vec<Queued>) -> Self {
         Self {
             envelopes: Vec::new(),
-            encoded,
+            queued,
         }
     }
 }
@@ -98,19 +121,14 @@ pub(crate) fn framed_cast_len(to: u64, variant: &str, args: &[u8]) -> usize {
     key_len(ENVELOPES) + encoded_len_varint(envelope as u64) + envelope
 }
 
-/// The length of the first field [`encode_envelope`] wrote at the start of
-/// `encoded`, or `None` when `encoded` does not start with a whole one.
-pub(crate) fn first_field_len(encoded: &[u8]) -> Option<usize> {
-    let mut rest = encoded.get(1..)?;
-    let before = rest.len();
-    let len = usize::try_from(prost::encoding::decode_varint(&mut rest).ok()?).ok()?;
-    let total = 1 + (before - rest.len()) + len;
-    (total <= encoded.len()).then_some(total)
-}
-
 impl prost::Message for Frame {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.encoded);
+        for part in &self.queued {
+            match part {
+                Queued::Encoded(run) => buf.put_slice(run),
+                Queued::Envelope(e) => message::encode(ENVELOPES, e, buf),
+            }
+        }
         message::encode_repeated(ENVELOPES, &self.envelopes, buf);
     }
 
@@ -132,12 +150,13 @@ impl prost::Message for Frame {
     }
 
     fn encoded_len(&self) -> usize {
-        self.encoded.len() + message::encoded_len_repeated(ENVELOPES, &self.envelopes)
+        self.queued.iter().map(Queued::len).sum::<usize>()
+            + message::encoded_len_repeated(ENVELOPES, &self.envelopes)
     }
 
     fn clear(&mut self) {
         self.envelopes.clear();
-        self.encoded = Bytes::new();
+        self.queued.clear();
     }
 }
 
@@ -172,7 +191,17 @@ mod tests {
             written += n;
         }
         assert_eq!(written, buf.len());
-        let pre = Frame::pre_encoded(buf.freeze());
+        let whole = buf.freeze();
+        // In runs split anywhere between envelopes, or in one.
+        let first = framed_len(&envelopes()[0]);
+        let pre = Frame::queued(vec![
+            Queued::Encoded(whole.slice(..first)),
+            Queued::Encoded(whole.slice(first..)),
+        ]);
+        assert_eq!(
+            pre.encode_to_vec(),
+            Frame::queued(vec![Queued::Encoded(whole)]).encode_to_vec()
+        );
         let plain = Frame::from(envelopes());
         assert_eq!(pre.encode_to_vec(), plain.encode_to_vec());
         assert_eq!(pre.encoded_len(), plain.encoded_len());
@@ -186,8 +215,11 @@ mod tests {
         let mut buf = BytesMut::new();
         let all = envelopes();
         encode_envelope(&all[0], &mut buf);
-        let mut frame = Frame::pre_encoded(buf.freeze());
-        frame.envelopes = all[1..].to_vec();
+        let mut frame = Frame::queued(vec![
+            Queued::Encoded(buf.freeze()),
+            Queued::Envelope(all[1].clone()),
+        ]);
+        frame.envelopes = all[2..].to_vec();
         let decoded = Frame::decode(frame.encode_to_vec().as_slice()).expect("decodes");
         assert_eq!(decoded.envelopes, all);
     }
@@ -220,24 +252,5 @@ mod tests {
             .into();
             assert_eq!(framed_cast_len(to, variant, &args), framed_len(&envelope));
         }
-    }
-
-    #[test]
-    fn field_boundaries_are_found_and_partial_fields_are_not() {
-        let mut buf = BytesMut::new();
-        let all = envelopes();
-        for e in &all {
-            encode_envelope(e, &mut buf);
-        }
-        let mut rest = &buf[..];
-        for e in &all {
-            let n = first_field_len(rest).expect("a whole field");
-            assert_eq!(n, framed_len(e));
-            rest = &rest[n..];
-        }
-        assert!(rest.is_empty());
-        assert_eq!(first_field_len(&buf[..framed_len(&all[0]) - 1]), None);
-        assert_eq!(first_field_len(&[]), None);
-        assert_eq!(first_field_len(&[0x0a]), None);
     }
 }

@@ -91,10 +91,15 @@ impl SessionLink {
         let (close, close_rx) = oneshot::channel();
         // Room for the frame's own overhead.
         let max_envelope = max_message_size.saturating_sub(64);
-        let outbox = Arc::new(Outbox::new(queue_limit / 4, queue_limit, max_envelope));
         let budget = max_envelope.min(FRAME_BUDGET);
+        let outbox = Arc::new(Outbox::new(
+            queue_limit / 4,
+            queue_limit,
+            max_envelope,
+            budget,
+        ));
         let last_status = frames.last_status();
-        let writer = tokio::spawn(run_writer(outbox.clone(), frames, budget, close_rx));
+        let writer = tokio::spawn(run_writer(outbox.clone(), frames, close_rx));
         let link = Self {
             peer: OnceLock::new(),
             outbox,
@@ -132,7 +137,7 @@ impl SessionLink {
         let envelope = pb::Envelope::from(body);
         let len = pb::framed_len(&envelope);
         self.outbox.reserve(len).await?;
-        self.outbox.push(&envelope, Bound::Reserved(len))
+        self.outbox.push(envelope, Bound::Reserved(len))
     }
 
     /// Waits for room as [`Self::send`] does and reserves `len` bytes for a
@@ -155,7 +160,7 @@ impl SessionLink {
     /// reading each other for good. Control traffic is small and follows
     /// local events or the peer's own requests.
     pub(crate) fn send_control(&self, envelope: pb::Envelope) {
-        let _ = self.outbox.push(&envelope, Bound::Control);
+        let _ = self.outbox.push(envelope, Bound::Control);
     }
 
     /// Counts and logs a message that could not be sent.
@@ -201,7 +206,7 @@ impl SessionLink {
     ) {
         let envelope = pb::Envelope::from(Body::Cast(pb::Cast { to, variant, args }));
         let bound = reserved.map_or(Bound::Limit, Bound::Reserved);
-        match self.outbox.push(&envelope, bound) {
+        match self.outbox.push(envelope, bound) {
             Ok(()) => bump(&self.stats.casts_sent),
             Err(why) => self.refused(actor, why),
         }
@@ -242,7 +247,7 @@ impl SessionLink {
                 u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)
             }),
         };
-        match self.outbox.push(&Body::Call(call).into(), Bound::Limit) {
+        match self.outbox.push(Body::Call(call).into(), Bound::Limit) {
             Ok(()) => bump(&self.stats.calls_sent),
             Err(why) => {
                 self.refused(actor, why);

@@ -1,9 +1,14 @@
 //! The outbox: what a session holds for its peer, as encoded bytes.
 //!
-//! Every envelope a session sends is encoded into one byte buffer the moment
-//! it is sent (as a `Frame` field, see [`pb::encode_envelope`]), so what a
-//! fast sender builds up is compact bytes, not boxed messages. The writer
-//! takes the buffer a frame's worth at a time.
+//! Every envelope a session sends is encoded into the outbox the moment it
+//! is sent (as a `Frame` field, see [`pb::encode_envelope`]), so what a fast
+//! sender builds up is compact bytes, not boxed messages. The bytes live in
+//! segments of whole envelopes (16 KiB, never more than a frame's budget):
+//! a backlog grows by new segments, never by moving what is queued, and the
+//! writer takes a frame's worth of segments at a time without copying them.
+//! An envelope of [`INLINE_MAX`] bytes or more is queued as it is (its
+//! payload dominates; copying it early would only cost a copy) and encoded
+//! with the frame.
 //!
 //! Three ways in, one for each kind of sender:
 //! - [`Bound::Control`]: the session's own protocol traffic, always taken
@@ -17,9 +22,12 @@
 //!
 //! No I/O: the writer and the tests drive it.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::{
+    collections::VecDeque,
+    sync::{Mutex, MutexGuard, PoisonError},
+};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::sync::Notify;
 
 use crate::pb;
@@ -63,10 +71,34 @@ pub(crate) enum Bound {
     Reserved(usize),
 }
 
+/// Bytes a new segment is made for (when the frame budget allows).
+const SEGMENT: usize = 16 * 1024;
+
+/// Envelopes this large or larger are queued unencoded.
+pub(crate) const INLINE_MAX: usize = 1024;
+
+/// Queued envelopes: a segment of encoded ones, or a large one as it is.
+#[derive(Debug)]
+enum Run {
+    Segment(BytesMut),
+    Large(pb::Envelope, usize),
+}
+
+impl Run {
+    fn len(&self) -> usize {
+        match self {
+            Self::Segment(seg) => seg.len(),
+            Self::Large(_, len) => *len,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
-    /// Encoded envelopes, in order.
-    buf: BytesMut,
+    /// Queued envelopes, in order.
+    segments: VecDeque<Run>,
+    /// Bytes in `segments`.
+    queued: usize,
     /// Bytes reserved and not yet pushed.
     reserved: usize,
     closed: bool,
@@ -74,7 +106,7 @@ struct State {
 
 impl State {
     fn held(&self) -> usize {
-        self.buf.len() + self.reserved
+        self.queued + self.reserved
     }
 }
 
@@ -92,11 +124,14 @@ pub(crate) struct Outbox {
     limit: usize,
     /// The largest envelope the peer accepts, framed.
     max_envelope: usize,
+    /// The most bytes of envelopes one frame carries (but for an envelope
+    /// larger than that, which goes alone).
+    frame_budget: usize,
 }
 
 impl Outbox {
     /// An open, empty outbox; `soft` is capped at `limit`.
-    pub(crate) fn new(soft: usize, limit: usize, max_envelope: usize) -> Self {
+    pub(crate) fn new(soft: usize, limit: usize, max_envelope: usize, frame_budget: usize) -> Self {
         Self {
             state: Mutex::new(State::default()),
             ready: Notify::new(),
@@ -104,6 +139,7 @@ impl Outbox {
             soft: soft.min(limit),
             limit,
             max_envelope,
+            frame_budget: frame_budget.max(1),
         }
     }
 
@@ -113,9 +149,9 @@ impl Outbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Encodes `envelope` into the outbox as `bound` allows.
-    pub(crate) fn push(&self, envelope: &pb::Envelope, bound: Bound) -> Result<(), Refused> {
-        let len = pb::framed_len(envelope);
+    /// Queues `envelope` (encoded, unless large) as `bound` allows.
+    pub(crate) fn push(&self, envelope: pb::Envelope, bound: Bound) -> Result<(), Refused> {
+        let len = pb::framed_len(&envelope);
         let mut state = self.state();
         if let Bound::Reserved(n) = bound {
             state.reserved = state.reserved.saturating_sub(n);
@@ -136,8 +172,25 @@ impl Outbox {
                 limit: self.limit,
             });
         }
-        let was_empty = state.buf.is_empty();
-        pb::encode_envelope(envelope, &mut state.buf);
+        let was_empty = state.queued == 0;
+        let fits = |seg: &BytesMut| {
+            seg.capacity() - seg.len() >= len && seg.len() + len <= self.frame_budget
+        };
+        if len >= INLINE_MAX {
+            state.segments.push_back(Run::Large(envelope, len));
+        } else {
+            match state.segments.back_mut() {
+                Some(Run::Segment(seg)) if fits(seg) => {
+                    pb::encode_envelope(&envelope, seg);
+                }
+                _ => {
+                    let mut seg = BytesMut::with_capacity(len.max(SEGMENT.min(self.frame_budget)));
+                    pb::encode_envelope(&envelope, &mut seg);
+                    state.segments.push_back(Run::Segment(seg));
+                }
+            }
+        }
+        state.queued += len;
         drop(state);
         if was_empty {
             self.ready.notify_one();
@@ -191,15 +244,27 @@ impl Outbox {
         self.room.notify_waiters();
     }
 
-    /// Takes the queued envelopes, at most `budget` bytes of them (or the
+    /// Takes the queued envelopes, at most a frame's budget of them (or the
     /// first alone when it is larger), if any.
-    pub(crate) fn try_take(&self, budget: usize) -> Option<Bytes> {
+    pub(crate) fn try_take(&self) -> Option<Vec<pb::Queued>> {
         let mut state = self.state();
-        if state.buf.is_empty() {
+        let mut taken = Vec::new();
+        let mut bytes = 0;
+        while let Some(front) = state.segments.front() {
+            if !taken.is_empty() && bytes + front.len() > self.frame_budget {
+                break;
+            }
+            bytes += front.len();
+            match state.segments.pop_front() {
+                Some(Run::Segment(seg)) => taken.push(pb::Queued::Encoded(seg.freeze())),
+                Some(Run::Large(envelope, _)) => taken.push(pb::Queued::Envelope(envelope)),
+                None => {}
+            }
+        }
+        if taken.is_empty() {
             return None;
         }
-        let cut = cut_at(&state.buf, budget);
-        let taken = state.buf.split_to(cut).freeze();
+        state.queued -= bytes;
         drop(state);
         self.room.notify_waiters();
         Some(taken)
@@ -207,9 +272,9 @@ impl Outbox {
 
     /// Waits for queued envelopes and takes them as [`Self::try_take`] does;
     /// `None` once the outbox is closed and empty.
-    pub(crate) async fn take(&self, budget: usize) -> Option<Bytes> {
+    pub(crate) async fn take(&self) -> Option<Vec<pb::Queued>> {
         loop {
-            if let Some(bytes) = self.try_take(budget) {
+            if let Some(bytes) = self.try_take() {
                 return Some(bytes);
             }
             if self.state().closed {
@@ -218,24 +283,6 @@ impl Outbox {
             self.ready.notified().await;
         }
     }
-}
-
-/// Where to cut `buf` so the part before holds whole envelopes of at most
-/// `budget` bytes (at least one envelope).
-fn cut_at(buf: &[u8], budget: usize) -> usize {
-    if buf.len() <= budget {
-        return buf.len();
-    }
-    let mut cut = 0;
-    while let Some(n) = pb::first_field_len(&buf[cut..]) {
-        if cut > 0 && cut + n > budget {
-            break;
-        }
-        cut += n;
-    }
-    // Only this module writes the buffer, in whole fields; a buffer that did
-    // not parse would be sent whole rather than lost.
-    if cut == 0 { buf.len() } else { cut }
 }
 
 #[cfg(test)]

@@ -108,7 +108,6 @@ pub(crate) type Farewell = Option<Result<pb::Frame, Status>>;
 pub(crate) async fn run(
     outbox: Arc<Outbox>,
     frames: FrameTx,
-    frame_budget: usize,
     mut close: oneshot::Receiver<Farewell>,
 ) {
     loop {
@@ -118,8 +117,8 @@ pub(crate) async fn run(
                 // Flush what was queued before the close, then say goodbye.
                 outbox.close();
                 let flushed = tokio::time::timeout(FLUSH_ON_CLOSE, async {
-                    while let Some(bytes) = outbox.try_take(frame_budget) {
-                        if !frames.send(pb::Frame::pre_encoded(bytes)).await {
+                    while let Some(bytes) = outbox.try_take() {
+                        if !frames.send(pb::Frame::queued(bytes)).await {
                             return false;
                         }
                     }
@@ -133,9 +132,9 @@ pub(crate) async fn run(
                 }
                 return;
             }
-            bytes = outbox.take(frame_budget) => {
+            bytes = outbox.take() => {
                 let Some(bytes) = bytes else { return };
-                if !frames.send(pb::Frame::pre_encoded(bytes)).await {
+                if !frames.send(pb::Frame::queued(bytes)).await {
                     return;
                 }
             }
