@@ -64,6 +64,9 @@ pub(crate) enum Node {
     },
 }
 
+/// The grpc nodes' queue limit: larger than any burst of the bench.
+const BENCH_QUEUE_LIMIT: usize = 1 << 30;
+
 impl Node {
     /// Starts a node called `name` on 127.0.0.1 with a free port; with
     /// `tls`, every session it serves or dials is mutual TLS.
@@ -71,8 +74,13 @@ impl Node {
         let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
         match system {
             System::Grpc => {
+                // ractor_cluster queues without a bound; a grpc session
+                // refuses casts past its queue limit (32 MiB by default,
+                // which part of the 64 KiB and 1 MiB bursts would exceed).
+                // The bursts are compared whole.
                 let mut config = ractor_grpc::NodeConfig::new(name, COOKIE)
-                    .with_listen_addr(SocketAddr::new(loopback, 0));
+                    .with_listen_addr(SocketAddr::new(loopback, 0))
+                    .with_queue_limit(BENCH_QUEUE_LIMIT);
                 if let Some(tls) = tls {
                     config = config.with_tls(tls.grpc());
                 }
