@@ -91,6 +91,31 @@ pub fn parse_peer_line(line: &str) -> Option<(String, String)> {
     Some((name.to_owned(), state.to_owned()))
 }
 
+/// The node as a line: `NAME: version V, listening on ADDR, up MS ms, N
+/// peers, N tasks, incarnation N`.
+pub fn info_line(info: &pb::NodeInfo) -> String {
+    format!(
+        "{}: version {}, listening on {}, up {} ms, {} peers, {} tasks, incarnation {}",
+        info.name,
+        info.version,
+        info.listen_addr,
+        info.uptime_ms,
+        info.peer_count,
+        info.tasks,
+        info.incarnation
+    )
+}
+
+/// Reads the tokio task count back from an [`info_line`]; `None` if `line`
+/// is not one.
+pub fn parse_info_tasks(line: &str) -> Option<u64> {
+    let (_, rest) = line.split_once(": ")?;
+    rest.split(", ")
+        .find_map(|part| part.strip_suffix(" tasks"))?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +175,27 @@ mod tests {
             Some(("node-b".to_owned(), "ready".to_owned()))
         );
         assert_eq!(parse_peer_line("no colon here"), None);
+    }
+
+    #[test]
+    fn an_info_line_reads_back_its_task_count() {
+        let info = pb::NodeInfo {
+            name: "node-a".into(),
+            version: "0.1.0".into(),
+            listen_addr: "192.0.2.1:4000".into(),
+            uptime_ms: 1234,
+            peer_count: 2,
+            tasks: 57,
+            incarnation: 99,
+            ..Default::default()
+        };
+        let line = info_line(&info);
+        assert_eq!(
+            line,
+            "node-a: version 0.1.0, listening on 192.0.2.1:4000, up 1234 ms, 2 peers, 57 tasks, \
+             incarnation 99"
+        );
+        assert_eq!(parse_info_tasks(&line), Some(57));
+        assert_eq!(parse_info_tasks("node-a: ready, inbound"), None);
     }
 }

@@ -2,8 +2,10 @@
 //! processes — `loadgen` and two peers — under mixed load (numbered casts
 //! and calls to each peer's actor) with a reconnect every second, for 60 s
 //! in the full run (`RELIABILITY_FULL`) and 6 s in the fast one. What must
-//! hold: every process's descriptors, threads and sessions return to what
-//! they were before the load once it stops; in the full run, each process's
+//! hold: every process's descriptors, threads and sessions, and the peers'
+//! tokio tasks, return to what they were before the load once it stops
+//! (`loadgen` is a library user, not the `node` binary: it serves no
+//! `GetNodeInfo` to ask); in the full run, each process's
 //! resident memory at the end is at most 10% above what it was after the
 //! warm-up (the first sixth of the run).
 
@@ -75,6 +77,14 @@ async fn resources_return_to_baseline_after_a_soak_with_reconnects() {
         }
         out
     };
+    let peers = ["pa", "pb"];
+    let tasks_before = {
+        let mut out = Vec::new();
+        for n in peers {
+            out.push(cluster.node(n).tasks().await);
+        }
+        out
+    };
     let started = Instant::now();
     tokio::time::sleep(length / 6).await;
     let warm: Vec<Resources> = names.iter().map(|n| cluster.node(n).resources()).collect();
@@ -102,22 +112,29 @@ async fn resources_return_to_baseline_after_a_soak_with_reconnects() {
     let settle_start = Instant::now();
     loop {
         let now: Vec<Resources> = names.iter().map(|n| cluster.node(n).resources()).collect();
-        let mut peers = Vec::new();
+        let mut ready = Vec::new();
         for n in names {
-            peers.push(cluster.node(n).ready_peers().await);
+            ready.push(cluster.node(n).ready_peers().await);
+        }
+        let mut tasks = Vec::new();
+        for n in peers {
+            tasks.push(cluster.node(n).tasks().await);
         }
         let back = baseline
             .iter()
             .zip(&now)
             .all(|((_, b), n)| n.fds <= b.fds && n.threads <= b.threads)
-            && peers == sessions;
+            && ready == sessions
+            && tasks.iter().zip(&tasks_before).all(|(n, b)| n <= b);
         if back {
+            println!("tasks of pa and pb: {tasks_before:?} before, {tasks:?} after");
             break;
         }
         assert!(
             settle_start.elapsed() < SETTLE,
             "not back to the baseline {SETTLE:?} after the load stopped:\n\
-             baseline {baseline:?}\nnow {now:?}\nsessions before {sessions:?}, now {peers:?}"
+             baseline {baseline:?}\nnow {now:?}\nsessions before {sessions:?}, now {ready:?}\n\
+             tasks of pa and pb before {tasks_before:?}, now {tasks:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

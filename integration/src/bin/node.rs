@@ -193,6 +193,9 @@ enum Listing {
     Groups,
     /// One line per session: `NAME: STATE, DIRECTION, ...`.
     Peers,
+    /// One line about the node: `NAME: version V, listening on ADDR, up
+    /// MS ms, N peers, N tasks, incarnation N`.
+    Info,
 }
 
 /// Asking a running node what it knows.
@@ -321,7 +324,7 @@ fn token(args: &TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Prints the node's groups or peers, one line each.
+/// Prints the node's groups or peers, one line each, or a line about it.
 async fn inspect_node(args: &InspectArgs) -> Result<(), Box<dyn std::error::Error>> {
     let token = match (&args.token, &args.name) {
         (Some(token), _) => token.clone(),
@@ -362,11 +365,16 @@ async fn inspect_node(args: &InspectArgs) -> Result<(), Box<dyn std::error::Erro
                 .map(inspect::peer_line)
                 .collect()
         }
+        Listing::Info => {
+            let asked = authorized(pb::GetNodeInfoRequest {}, &bearer);
+            let info = client.get_node_info(asked).await?;
+            vec![inspect::info_line(&info.into_inner())]
+        }
     };
     if lines.is_empty() {
         let none = match args.listing {
             Listing::Groups => "groups",
-            Listing::Peers => "peers",
+            Listing::Peers | Listing::Info => "peers",
         };
         eprintln!("[inspect] {} has no {none}", args.addr);
     }

@@ -365,6 +365,27 @@ impl NodeProcess {
             .peers
     }
 
+    /// The node's count of live tokio tasks (`NodeInfo.tasks`); a node in a
+    /// namespace of its own is asked by `node inspect ADDR info`.
+    pub async fn tasks(&self) -> u64 {
+        if let Some(netns) = &self.netns {
+            let lines = self.inspect(netns, "info").await;
+            return lines
+                .iter()
+                .find_map(|l| inspect::parse_info_tasks(l))
+                .unwrap_or_else(|| panic!("{}: no task count in {lines:?}", self.name));
+        }
+        let mut client = ClusterNodeClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("grpc connect");
+        client
+            .get_node_info(self.with_token(pb::GetNodeInfoRequest {}))
+            .await
+            .expect("GetNodeInfo")
+            .into_inner()
+            .tasks
+    }
+
     /// The node's ListGroups answer: (group, sorted member node names) pairs.
     /// A node in a namespace of its own is asked from inside it, by
     /// `node inspect`.
