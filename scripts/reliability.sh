@@ -37,9 +37,13 @@ step "scenario 3: a slow consumer flooded with 30,000 casts"
 cargo nextest run -p integration --test slow_consumer --no-capture 2>&1 |
     grep -E '^(network|\{|receiver rss)|PASS|FAIL|panicked'
 
+step "scenario 3b: backpressure: 300,000 casts to a frozen consumer, plain and with send"
+cargo nextest run -p integration --test backpressure --no-capture 2>&1 |
+    grep -E '^(network|\{|\[.*\] sender rss)|PASS|FAIL|panicked'
+
 step "scenario 4: a 60 s soak with a reconnect every second"
 cargo nextest run -p integration --test soak --no-capture 2>&1 |
-    grep -E '^(network|[0-9]+ reconnects|  loadgen-summary|load:|pa:|pb:)|PASS|FAIL|panicked|not back'
+    grep -E '^(network|[0-9]+ reconnects|  loadgen-summary|load:|pa:|pb:|tasks of)|PASS|FAIL|panicked|not back'
 
 step "scenario 5: bad input against a live node (the issue's full counts)"
 cargo nextest run -p integration --test bad_input_live --no-capture 2>&1 |
