@@ -63,6 +63,9 @@
 //! // Casts and calls cross the gRPC session.
 //! remote.cast(Counter::Add(2))?;
 //! remote.cast(Counter::Add(40))?;
+//! // `send` is the cast that waits while the peer is behind, instead of
+//! // being refused once the session holds its queue limit.
+//! ractor_grpc::send(&remote, Counter::Add(0)).await?;
 //! let total = ractor_grpc::call(&remote, Counter::Get, Some(Duration::from_secs(5))).await?;
 //! assert_eq!(total, 42);
 //!

@@ -406,13 +406,15 @@ async fn a_call_without_a_practical_timeout_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_larger_than_the_queue_waits_and_arrives_whole_and_in_order() {
     let (store, _, _a, b, remote) = remote_basic("a-basic-14").await;
-    // 64 MiB of casts against an 8 MiB per-session queue.
+    // 64 MiB of casts against the default 32 MiB queue limit, with `send`,
+    // which waits for room (plain casts past the limit would be refused
+    // and counted: tests/backpressure.rs and integration/tests/backpressure.rs).
     let chunk = "y".repeat(64 * 1024);
     let count = 1024u64;
     for n in 0..count {
-        remote
-            .cast(MyBasicMessageType::Cast1(chunk.clone(), n))
-            .expect("cast");
+        ractor_grpc::send(&remote, MyBasicMessageType::Cast1(chunk.clone(), n))
+            .await
+            .expect("send");
     }
     let stats = ractor_grpc::call(&remote, MyBasicMessageType::Stats, Some(CALL_TIMEOUT)).await;
     assert_eq!(stats, Ok((count, true)));
@@ -422,10 +424,11 @@ async fn a_burst_larger_than_the_queue_waits_and_arrives_whole_and_in_order() {
         (
             counters.casts_sent,
             counters.refused,
+            counters.overflowed,
             counters.queued_bytes,
             counters.calls_in_flight
         ),
-        (count, 0, 0, 0)
+        (count, 0, 0, 0, 0)
     );
     store.stop(None);
 }
