@@ -48,6 +48,13 @@ async fn send_says_why_it_could_not() {
         ractor_grpc::send(&remote, MyBasicMessageType::Stats(port)).await,
         Err(SendError::NotRemotable)
     );
+    // Larger than the session's max message size (16 MiB by default).
+    let huge = MyBasicMessageType::Cast1("z".repeat(17 << 20), 0);
+    let err = ractor_grpc::send(&remote, huge).await;
+    assert!(
+        matches!(&err, Err(SendError::TooLarge(why)) if why.contains("max message size")),
+        "{err:?}"
+    );
     // To a local actor it is a cast.
     let (local, _) = spawn_basic("a-send-2-local").await;
     ractor_grpc::send(&local, MyBasicMessageType::Cast1("here".into(), 1))
