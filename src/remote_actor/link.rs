@@ -136,15 +136,16 @@ impl SessionLink {
     pub(crate) async fn send(&self, body: Body) -> Result<(), Refused> {
         let envelope = pb::Envelope::from(body);
         let len = pb::framed_len(&envelope);
-        self.outbox.reserve(len).await?;
+        self.outbox.reserve(len, 0).await?;
         self.outbox.push(envelope, Bound::Reserved(len))
     }
 
-    /// Waits for room as [`Self::send`] does and reserves `len` bytes for a
-    /// cast that will reach [`Self::cast`] with `reserved: Some(len)` (or be
-    /// given back with [`Self::release`]).
-    pub(crate) async fn reserve(&self, len: usize) -> Result<(), Refused> {
-        self.outbox.reserve(len).await
+    /// Waits for room as [`Self::send`] does and reserves room for a cast
+    /// of `len` encoded bytes that costs `extra` more on its way to the
+    /// proxy; it will reach [`Self::cast`] with `reserved: Some(len +
+    /// extra)` (or be given back with [`Self::release`]).
+    pub(crate) async fn reserve(&self, len: usize, extra: usize) -> Result<(), Refused> {
+        self.outbox.reserve(len, extra).await
     }
 
     /// Gives back bytes [`Self::reserve`] reserved for a cast that will not

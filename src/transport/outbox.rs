@@ -199,12 +199,15 @@ impl Outbox {
     }
 
     /// Waits until the outbox holds less than its soft bound, then reserves
-    /// `n` bytes for a later [`Bound::Reserved`] push (or [`Self::release`]).
-    /// `n` more than the largest envelope is refused at once.
-    pub(crate) async fn reserve(&self, n: usize) -> Result<(), Refused> {
-        if n > self.max_envelope {
-            return Err(Refused::TooLarge(n));
+    /// `len + extra` bytes for a later [`Bound::Reserved`] push of an
+    /// envelope of `len` bytes (or [`Self::release`]); `extra` is what the
+    /// envelope costs on its way here. An envelope larger than the peer
+    /// accepts is refused at once.
+    pub(crate) async fn reserve(&self, len: usize, extra: usize) -> Result<(), Refused> {
+        if len > self.max_envelope {
+            return Err(Refused::TooLarge(len));
         }
+        let n = len + extra;
         loop {
             let room = self.room.notified();
             tokio::pin!(room);

@@ -140,7 +140,7 @@ async fn a_reserved_cast_waits_for_room_and_is_then_never_refused() {
     let len = pb::framed_cast_len(5, "Data", &args);
     let waiting = tokio::spawn({
         let link = link.clone();
-        async move { link.reserve(len).await }
+        async move { link.reserve(len, 0).await }
     });
     for _ in 0..10 {
         tokio::task::yield_now().await;

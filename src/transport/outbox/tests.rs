@@ -105,8 +105,8 @@ fn a_closed_outbox_refuses_everything_and_still_hands_over_what_it_held() {
 async fn reserve_waits_for_room_and_a_reserved_push_is_never_refused() {
     let len = pb::framed_len(&cast(1, 100));
     let outbox = Arc::new(Outbox::new(2 * len, 2 * len, 1 << 20, 1 << 20));
-    outbox.reserve(len).await.expect("room");
-    outbox.reserve(len).await.expect("room");
+    outbox.reserve(len, 0).await.expect("room");
+    outbox.reserve(len, 0).await.expect("room");
     // Reservations count: a cast past the limit is refused...
     assert!(matches!(
         outbox.push(cast(9, 100), Bound::Limit),
@@ -122,7 +122,7 @@ async fn reserve_waits_for_room_and_a_reserved_push_is_never_refused() {
     // A third reservation waits until the writer takes something.
     let waiting = tokio::spawn({
         let outbox = outbox.clone();
-        async move { outbox.reserve(len).await }
+        async move { outbox.reserve(len, 0).await }
     });
     tokio::task::yield_now().await;
     assert!(!waiting.is_finished(), "the outbox is full");
@@ -140,10 +140,10 @@ async fn reserve_waits_for_room_and_a_reserved_push_is_never_refused() {
 #[tokio::test]
 async fn a_waiting_reservation_ends_when_the_outbox_closes() {
     let outbox = Arc::new(Outbox::new(1, 1, 1 << 20, 1 << 20));
-    outbox.reserve(10).await.expect("room");
+    outbox.reserve(10, 0).await.expect("room");
     let waiting = tokio::spawn({
         let outbox = outbox.clone();
-        async move { outbox.reserve(10).await }
+        async move { outbox.reserve(10, 0).await }
     });
     tokio::task::yield_now().await;
     outbox.close();

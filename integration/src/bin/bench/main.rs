@@ -19,6 +19,9 @@
 //! Workloads (`--only` takes these names; `payload` means all three sizes):
 //! - `cast_throughput`: 200,000 casts of `Data(seq, 32 bytes)`, timed from
 //!   the first cast until `TakeStats` calls confirm all arrived, in order.
+//! - `send_throughput` (ractor_grpc only): the same burst sent with
+//!   `ractor_grpc::send`, which waits while the session holds a quarter of
+//!   its queue limit (so the sender holds no backlog of boxed messages).
 //! - `call_latency`: 20,000 sequential `Echo` calls (5 s timeout) after 200
 //!   unmeasured ones; p50/p90/p99 from an HDR histogram, calls/s.
 //! - `call_concurrent`: 64 callers share 20,000 `Echo` calls.
@@ -81,7 +84,7 @@ struct Cli {
     #[arg(long)]
     smoke: bool,
     /// Comma-separated workloads (default: all): cast_throughput,
-    /// call_latency, call_concurrent, connect_time, payload_1k, payload_64k,
+    /// send_throughput, call_latency, call_concurrent, connect_time, payload_1k, payload_64k,
     /// payload_1m (or payload for all three), fan_in, cast_throughput_tls,
     /// call_latency_tls (or tls for both), ceiling, floor.
     #[arg(long, value_delimiter = ',')]

@@ -62,16 +62,41 @@ fn cast_all<M: SinkProtocol>(
     Ok(())
 }
 
-/// `cast_throughput` and the payload sweep: casts `count` messages, then
-/// calls `TakeStats` until the sink confirms every one arrived, in order.
+/// How a burst is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sending {
+    /// ractor's `cast`, which never waits.
+    Cast,
+    /// `ractor_grpc::send`, which waits for room on the session.
+    Send,
+}
+
+/// Sends `count` messages of `size` payload bytes with `ractor_grpc::send`.
+async fn send_all<M: SinkProtocol>(sink: &ActorRef<M>, count: u64, size: usize) -> Result<()> {
+    let payload = vec![0x5a_u8; size];
+    for n in 0..count {
+        ractor_grpc::send(sink, M::data(seq(0, n), payload.clone()))
+            .await
+            .map_err(|e| format!("send {n} of {count} failed: {e}"))?;
+    }
+    Ok(())
+}
+
+/// `cast_throughput`, `send_throughput` and the payload sweep: sends
+/// `count` messages, then calls `TakeStats` until the sink confirms every
+/// one arrived, in order.
 pub(crate) async fn cast_burst<M: SinkProtocol>(
     sink: &ActorRef<M>,
     count: u64,
     size: usize,
     timeout: Duration,
+    sending: Sending,
 ) -> Result<Figures> {
     let started = Instant::now();
-    cast_all(sink, count, size, 0)?;
+    match sending {
+        Sending::Cast => cast_all(sink, count, size, 0)?,
+        Sending::Send => send_all(sink, count, size).await?,
+    }
     let sent = started.elapsed();
     let (mut received, mut bytes, mut out_of_order) = (0, 0, 0);
     while received < count {

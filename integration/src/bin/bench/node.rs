@@ -67,10 +67,24 @@ pub(crate) enum Node {
 /// The grpc nodes' queue limit: larger than any burst of the bench.
 const BENCH_QUEUE_LIMIT: usize = 1 << 30;
 
+/// Which queue limit a grpc node runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueLimit {
+    /// [`BENCH_QUEUE_LIMIT`], so no burst is refused.
+    Burst,
+    /// The library's default (what `send` waits on a quarter of).
+    Default,
+}
+
 impl Node {
     /// Starts a node called `name` on 127.0.0.1 with a free port; with
     /// `tls`, every session it serves or dials is mutual TLS.
-    pub(crate) async fn start(system: System, name: &str, tls: Option<&NodeTls>) -> Result<Self> {
+    pub(crate) async fn start(
+        system: System,
+        name: &str,
+        tls: Option<&NodeTls>,
+        limit: QueueLimit,
+    ) -> Result<Self> {
         let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
         match system {
             System::Grpc => {
@@ -80,7 +94,10 @@ impl Node {
                 // The bursts are compared whole.
                 let mut config = ractor_grpc::NodeConfig::new(name, COOKIE)
                     .with_listen_addr(SocketAddr::new(loopback, 0))
-                    .with_queue_limit(BENCH_QUEUE_LIMIT);
+                    .with_queue_limit(match limit {
+                        QueueLimit::Burst => BENCH_QUEUE_LIMIT,
+                        QueueLimit::Default => ractor_grpc::DEFAULT_QUEUE_LIMIT,
+                    });
                 if let Some(tls) = tls {
                     config = config.with_tls(tls.grpc());
                 }

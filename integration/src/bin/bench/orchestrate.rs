@@ -52,7 +52,12 @@ pub(crate) async fn run(plan: &Plan) -> (Results, Vec<String>) {
             let systems: Vec<Option<System>> = if workload.is_reference() {
                 vec![None]
             } else {
-                plan.systems.iter().copied().map(Some).collect()
+                plan.systems
+                    .iter()
+                    .copied()
+                    .filter(|s| !workload.grpc_only() || *s == System::Grpc)
+                    .map(Some)
+                    .collect()
             };
             for system in systems {
                 let label = format!(

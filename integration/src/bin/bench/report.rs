@@ -129,6 +129,16 @@ const COMPARED: &[(Workload, &str, &str)] = &[
         "receiver_rss_mib",
         "cast_throughput receiver peak RSS MiB",
     ),
+    (
+        Workload::SendThroughput,
+        "msgs_per_s",
+        "send_throughput msgs/s (ractor_grpc::send)",
+    ),
+    (
+        Workload::SendThroughput,
+        "sender_rss_mib",
+        "send_throughput sender peak RSS MiB",
+    ),
     (Workload::CallLatency, "p50_us", "call_latency p50 us"),
     (Workload::CallLatency, "p90_us", "call_latency p90 us"),
     (Workload::CallLatency, "p99_us", "call_latency p99 us"),
@@ -256,6 +266,16 @@ pub(crate) fn table(results: &Results) -> String {
     relative("call_latency p50 mTLS / plaintext", &|s| {
         ratio(p50_tls(s), p50(s))
     });
+    // `send` has no ractor_cluster counterpart: its burst against
+    // ractor_cluster's plain cast burst.
+    let send_rss = spread(Workload::SendThroughput, grpc, "sender_rss_mib");
+    let cast_rss = |s| spread(Workload::CastThroughput, s, "sender_rss_mib");
+    rows.push([
+        "send_throughput sender peak RSS / ractor_cluster cast_throughput's".to_owned(),
+        ratio(send_rss, cast_rss(cluster)),
+        "-".to_owned(),
+        "-".to_owned(),
+    ]);
     // Leave out the rows of workloads that did not run.
     rows.retain(|r| r[1] != "-" || (r[2] != "-" && r[2] != "(reference)"));
 

@@ -14,7 +14,7 @@ use crate::{
     child::{Commands, Figures, announce},
     measure,
     msg::{SinkProtocol, cluster, grpc},
-    node::{Node, PgWatch, System},
+    node::{Node, PgWatch, QueueLimit, System},
     sink::{GROUP, Sink},
     tls::{self, NodeTls},
     workload::{Sizes, Workload},
@@ -45,7 +45,7 @@ async fn sink_for<M: SinkProtocol>(
 ) -> Result<()> {
     let (actor, actor_handle) = Actor::spawn(None, Sink::<M>::new(), ()).await?;
     ractor::pg::join(GROUP.to_owned(), vec![actor.get_cell()]);
-    let node = Node::start(system, name, tls).await?;
+    let node = Node::start(system, name, tls, QueueLimit::Burst).await?;
     announce("listening", node.listen_addr().await?);
     let mut commands = Commands::stdin();
     while let Some(command) = commands.next().await {
@@ -138,7 +138,13 @@ async fn driver_for<M: SinkProtocol>(args: DriverArgs) -> Result<()> {
         watch.stop().await;
         return Ok(());
     }
-    let node = Node::start(args.system, &args.name, tls.as_ref()).await?;
+    // `send` is measured with the default limit, where it waits.
+    let limit = if args.workload == Workload::SendThroughput {
+        QueueLimit::Default
+    } else {
+        QueueLimit::Burst
+    };
+    let node = Node::start(args.system, &args.name, tls.as_ref(), limit).await?;
     node.connect(&args.connect).await?;
     let sink: ActorRef<M> = watch.sink(timeout).await?.into();
     watch.stop().await;
@@ -161,9 +167,13 @@ async fn driver_for<M: SinkProtocol>(args: DriverArgs) -> Result<()> {
             let (count, size) = casts_of(&sizes, args.workload)?;
             measure::fan_in_sender(&sink, count, size, args.sender, timeout).await?
         }
+        Workload::SendThroughput => {
+            let (count, size) = casts_of(&sizes, args.workload)?;
+            measure::cast_burst(&sink, count, size, timeout, measure::Sending::Send).await?
+        }
         workload => {
             let (count, size) = casts_of(&sizes, workload)?;
-            measure::cast_burst(&sink, count, size, timeout).await?
+            measure::cast_burst(&sink, count, size, timeout, measure::Sending::Cast).await?
         }
     };
     figures.announce()?;
@@ -189,7 +199,13 @@ async fn connect_time(
 ) -> Result<Figures> {
     let mut millis = Vec::with_capacity(samples);
     for i in 0..samples {
-        let node = Node::start(args.system, &format!("{}-{i}", args.name), tls).await?;
+        let node = Node::start(
+            args.system,
+            &format!("{}-{i}", args.name),
+            tls,
+            QueueLimit::Burst,
+        )
+        .await?;
         let started = Instant::now();
         node.connect(&args.connect).await?;
         // ractor_grpc's connect returns after the first sync, so the member
@@ -221,9 +237,15 @@ pub(crate) async fn local(smoke: bool) -> Result<()> {
     announce("ready", sink.get_id());
     commands.expect_go().await?;
     let (count, size) = casts_of(&sizes, Workload::Ceiling)?;
-    measure::cast_burst(&sink, count, size, sizes.step_timeout)
-        .await?
-        .announce()?;
+    measure::cast_burst(
+        &sink,
+        count,
+        size,
+        sizes.step_timeout,
+        measure::Sending::Cast,
+    )
+    .await?
+    .announce()?;
     commands.until_exit().await;
     sink.stop(None);
     let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;

@@ -8,6 +8,9 @@ use std::{fmt, time::Duration};
 pub(crate) enum Workload {
     /// A burst of small casts, timed until `TakeStats` confirms all arrived.
     CastThroughput,
+    /// The same burst sent with `ractor_grpc::send`, which waits for room
+    /// on the session (ractor_grpc only).
+    SendThroughput,
     /// Sequential `Echo` calls.
     CallLatency,
     /// `Echo` calls from many concurrent callers.
@@ -37,8 +40,9 @@ pub(crate) enum Workload {
 
 impl Workload {
     /// Every workload, in the order they run and print.
-    pub(crate) const ALL: [Self; 12] = [
+    pub(crate) const ALL: [Self; 13] = [
         Self::CastThroughput,
+        Self::SendThroughput,
         Self::CallLatency,
         Self::CallConcurrent,
         Self::ConnectTime,
@@ -56,6 +60,7 @@ impl Workload {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::CastThroughput => "cast_throughput",
+            Self::SendThroughput => "send_throughput",
             Self::CallLatency => "call_latency",
             Self::CallConcurrent => "call_concurrent",
             Self::ConnectTime => "connect_time",
@@ -73,6 +78,11 @@ impl Workload {
     /// Runs once per run whatever `--system` says (no cluster involved).
     pub(crate) fn is_reference(self) -> bool {
         matches!(self, Self::Ceiling | Self::Floor)
+    }
+
+    /// Runs for ractor_grpc only (ractor_cluster has no counterpart).
+    pub(crate) fn grpc_only(self) -> bool {
+        self == Self::SendThroughput
     }
 
     /// Whether the nodes serve and dial mutual TLS.
@@ -173,7 +183,9 @@ impl Sizes {
     /// (casts, payload bytes) of a cast workload.
     pub(crate) fn casts_of(&self, workload: Workload) -> Option<(u64, usize)> {
         match workload {
-            Workload::CastThroughput | Workload::Ceiling => Some((self.casts, self.cast_payload)),
+            Workload::CastThroughput | Workload::SendThroughput | Workload::Ceiling => {
+                Some((self.casts, self.cast_payload))
+            }
             Workload::Payload1k => Some((self.payload_counts[0], 1 << 10)),
             Workload::Payload64k => Some((self.payload_counts[1], 64 << 10)),
             Workload::Payload1m => Some((self.payload_counts[2], 1 << 20)),
