@@ -3,7 +3,8 @@
 //!
 //! ractor's `cast` cannot wait, so a proxy refuses a plain cast once its
 //! session holds the queue limit. `send` reserves the message's bytes on the
-//! session first, waiting while the session holds a quarter of its limit or
+//! session first (its encoded bytes and what it costs in the proxy's
+//! mailbox), waiting while the session holds a quarter of its limit or
 //! more, then hands the message to the proxy like any cast (so it keeps its
 //! place among the sender's other messages), marked in ractor's `metadata`
 //! with the bytes it reserved; the proxy queues it in place of the
