@@ -113,31 +113,42 @@ pub(crate) async fn run(
     loop {
         tokio::select! {
             biased;
-            farewell = &mut close => {
-                // Flush what was queued before the close, then say goodbye.
-                outbox.close();
-                let flushed = tokio::time::timeout(FLUSH_ON_CLOSE, async {
-                    while let Some(bytes) = outbox.try_take() {
-                        if !frames.send(pb::Frame::queued(bytes)).await {
-                            return false;
-                        }
-                    }
-                    true
-                }).await;
-                if matches!(flushed, Ok(true)) && let Ok(Some(last)) = farewell {
-                    frames.send_final(last).await;
-                } else if let Some(last) = frames.last_status() {
-                    // The farewell is skipped: the response ends as it is.
-                    last.take();
-                }
-                return;
-            }
+            farewell = &mut close => return finish(&outbox, &frames, farewell.ok().flatten()).await,
             bytes = outbox.take() => {
-                let Some(bytes) = bytes else { return };
+                let Some(bytes) = bytes else {
+                    // The link closes the outbox just before it hands over
+                    // the farewell: wait for it rather than end without it
+                    // (`None` if the link went without one).
+                    let farewell = (&mut close).await.ok().flatten();
+                    return finish(&outbox, &frames, farewell).await;
+                };
                 if !frames.send(pb::Frame::queued(bytes)).await {
                     return;
                 }
             }
         }
+    }
+}
+
+/// Flushes what was queued before the close, then says goodbye with
+/// `farewell`.
+async fn finish(outbox: &Outbox, frames: &FrameTx, farewell: Farewell) {
+    outbox.close();
+    let flushed = tokio::time::timeout(FLUSH_ON_CLOSE, async {
+        while let Some(bytes) = outbox.try_take() {
+            if !frames.send(pb::Frame::queued(bytes)).await {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    if matches!(flushed, Ok(true))
+        && let Some(last) = farewell
+    {
+        frames.send_final(last).await;
+    } else if let Some(last) = frames.last_status() {
+        // The farewell is skipped: the response ends as it is.
+        last.take();
     }
 }

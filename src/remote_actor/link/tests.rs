@@ -166,3 +166,24 @@ async fn a_reserved_cast_waits_for_room_and_is_then_never_refused() {
     drop(link);
     reader.abort();
 }
+
+/// `close` closes the outbox a moment before it hands the writer the
+/// farewell; a writer that saw the closed outbox in between must still send
+/// it (it once ended without, and the peer heard no Goodbye).
+#[tokio::test(flavor = "current_thread")]
+async fn a_farewell_handed_over_after_the_outbox_closed_still_goes_out() {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let (link, writer) = SessionLink::new(FrameTx::Dialer(tx), 64 * 1024, 1 << 20);
+    link.outbox.close();
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let goodbye = pb::Frame::from(vec![pb::Envelope::from(Body::Ready(pb::Ready {}))]);
+    let reason = DisconnectReason::local(DisconnectCause::Stopped, "node stopping");
+    link.close(&reason, Some(Ok(goodbye.clone())));
+    tokio::time::timeout(Duration::from_secs(5), writer)
+        .await
+        .expect("the writer ends")
+        .expect("the task ran");
+    assert_eq!(rx.recv().await, Some(goodbye));
+}
