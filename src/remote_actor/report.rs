@@ -57,10 +57,7 @@ impl Registration {
 
     /// The metadata that names this sink.
     pub(crate) fn metadata(&self) -> Vec<u8> {
-        let mut m = Vec::with_capacity(MAGIC.len() + 8);
-        m.extend_from_slice(MAGIC);
-        m.extend_from_slice(&self.token.to_be_bytes());
-        m
+        tagged(MAGIC, self.token)
     }
 }
 
@@ -70,10 +67,26 @@ impl Drop for Registration {
     }
 }
 
+/// Metadata that carries `value` under `magic`: the magic's bytes, then the
+/// value's eight big-endian bytes. ractor passes it along untouched; it never
+/// crosses the wire.
+pub(crate) fn tagged(magic: &[u8], value: u64) -> Vec<u8> {
+    let mut m = Vec::with_capacity(magic.len() + 8);
+    m.extend_from_slice(magic);
+    m.extend_from_slice(&value.to_be_bytes());
+    m
+}
+
+/// The value [`tagged`] put under `magic` in `metadata`, if that is what it
+/// holds.
+pub(crate) fn tag_of(magic: &[u8], metadata: Option<&[u8]>) -> Option<u64> {
+    let rest = metadata?.strip_prefix(magic)?;
+    Some(u64::from_be_bytes(rest.try_into().ok()?))
+}
+
 /// The token named by `metadata`, if it is one of ours.
 pub(crate) fn token_of(metadata: Option<&[u8]>) -> Option<u64> {
-    let rest = metadata?.strip_prefix(MAGIC.as_slice())?;
-    Some(u64::from_be_bytes(rest.try_into().ok()?))
+    tag_of(MAGIC, metadata)
 }
 
 /// Delivers the failure `error` builds to the sink named by `metadata`, if

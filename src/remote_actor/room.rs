@@ -18,7 +18,7 @@ use std::{
 
 use ractor::{ActorId, ActorRef, Message, message::SerializedMessage};
 
-use super::link::SessionLink;
+use super::{link::SessionLink, report};
 use crate::{pb, transport::Refused};
 
 const MAGIC: &[u8; 6] = b"rgroom";
@@ -80,15 +80,11 @@ impl Drop for Registered {
 /// The bytes a cast's `metadata` says were reserved for it, if it came
 /// through [`send`].
 pub(crate) fn reserved(metadata: Option<&[u8]>) -> Option<usize> {
-    let rest = metadata?.strip_prefix(MAGIC.as_slice())?;
-    usize::try_from(u64::from_be_bytes(rest.try_into().ok()?)).ok()
+    usize::try_from(report::tag_of(MAGIC, metadata)?).ok()
 }
 
 fn marker(len: usize) -> Vec<u8> {
-    let mut m = Vec::with_capacity(MAGIC.len() + 8);
-    m.extend_from_slice(MAGIC);
-    m.extend_from_slice(&(len as u64).to_be_bytes());
-    m
+    report::tagged(MAGIC, len as u64)
 }
 
 /// Casts `msg` to `actor`, first waiting while the session with the actor's
