@@ -351,12 +351,18 @@ impl NodeProcess {
         request
     }
 
+    /// A client of the node's ClusterNode service (from the test's
+    /// namespace only).
+    async fn client(&self) -> ClusterNodeClient<tonic::transport::Channel> {
+        ClusterNodeClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("grpc connect")
+    }
+
     /// The node's ListPeers answer (from the test's namespace only).
     pub async fn list_peers(&self) -> Vec<pb::PeerInfo> {
         assert!(self.netns.is_none(), "{}: out of reach", self.name);
-        let mut client = ClusterNodeClient::connect(format!("http://{}", self.addr))
-            .await
-            .expect("grpc connect");
+        let mut client = self.client().await;
         client
             .list_peers(self.with_token(pb::ListPeersRequest {}))
             .await
@@ -375,9 +381,7 @@ impl NodeProcess {
                 .find_map(|l| inspect::parse_info_tasks(l))
                 .unwrap_or_else(|| panic!("{}: no task count in {lines:?}", self.name));
         }
-        let mut client = ClusterNodeClient::connect(format!("http://{}", self.addr))
-            .await
-            .expect("grpc connect");
+        let mut client = self.client().await;
         client
             .get_node_info(self.with_token(pb::GetNodeInfoRequest {}))
             .await
@@ -393,9 +397,7 @@ impl NodeProcess {
         if let Some(netns) = &self.netns {
             return self.inspect_groups(netns).await;
         }
-        let mut client = ClusterNodeClient::connect(format!("http://{}", self.addr))
-            .await
-            .expect("grpc connect");
+        let mut client = self.client().await;
         let groups = client
             .list_groups(self.with_token(pb::ListGroupsRequest {}))
             .await
