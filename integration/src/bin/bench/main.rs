@@ -86,7 +86,8 @@ struct Cli {
     /// Comma-separated workloads (default: all): cast_throughput,
     /// send_throughput, call_latency, call_concurrent, connect_time, payload_1k, payload_64k,
     /// payload_1m (or payload for all three), fan_in, cast_throughput_tls,
-    /// call_latency_tls (or tls for both), ceiling, floor.
+    /// call_latency_tls (or tls for both), ceiling, floor, advertise_1k,
+    /// advertise_10k, advertise_100k (or advertise for all three).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Which systems to run.
@@ -117,6 +118,9 @@ enum Role {
         /// The orchestrator's certificate directory: serve mutual TLS.
         #[arg(long)]
         tls: Option<PathBuf>,
+        /// Idle actors to spawn and advertise first.
+        #[arg(long, default_value_t = 0)]
+        advertise: u64,
     },
     /// A driver node.
     #[command(hide = true)]
@@ -170,7 +174,12 @@ fn main() -> ExitCode {
 
 async fn child_role(role: Role) -> Result<()> {
     match role {
-        Role::Sink { system, name, tls } => roles::sink(system, &name, tls.as_deref()).await,
+        Role::Sink {
+            system,
+            name,
+            tls,
+            advertise,
+        } => roles::sink(system, &name, tls.as_deref(), advertise).await,
         Role::Driver(args) => roles::driver(args).await,
         Role::Local { smoke } => roles::local(smoke).await,
         Role::FloorServer => floor::server().await,
@@ -186,7 +195,7 @@ async fn orchestrator(cli: Cli) -> ExitCode {
             None => {
                 let known: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
                 eprintln!(
-                    "[bench] unknown workload {name:?}; known: payload, tls, {}",
+                    "[bench] unknown workload {name:?}; known: payload, tls, advertise, {}",
                     known.join(", ")
                 );
                 return ExitCode::FAILURE;

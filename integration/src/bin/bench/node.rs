@@ -11,7 +11,11 @@ use std::{
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::{sync::Notify, task::JoinHandle};
 
-use crate::{Result, sink::GROUP, tls::NodeTls};
+use crate::{
+    Result,
+    sink::{ADVERT_GROUP_PREFIX, GROUP},
+    tls::NodeTls,
+};
 
 /// The cookie every bench node shares.
 const COOKIE: &str = "bench-cookie";
@@ -191,6 +195,39 @@ fn remote_member() -> Option<ActorCell> {
     ractor::pg::get_members(&GROUP.to_owned())
         .into_iter()
         .find(|cell| !cell.get_id().is_local())
+}
+
+/// How many remote actors are in the advertise workloads' pg groups.
+fn grouped_remote_members() -> u64 {
+    ractor::pg::which_groups()
+        .iter()
+        .filter(|g| g.starts_with(ADVERT_GROUP_PREFIX))
+        .map(|g| {
+            ractor::pg::get_members(g)
+                .iter()
+                .filter(|c| !c.get_id().is_local())
+                .count() as u64
+        })
+        .sum()
+}
+
+/// How often [`wait_grouped`] looks at pg.
+const GROUPED_POLL: Duration = Duration::from_millis(2);
+
+/// Waits until `n` remote actors are in the advertise workloads' pg groups.
+/// Looks every 2 ms (a look costs microseconds, so it steals no core).
+pub(crate) async fn wait_grouped(n: u64, timeout: Duration) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let seen = grouped_remote_members();
+        if seen >= n {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(format!("{seen} of {n} grouped actors visible after {timeout:?}").into());
+        }
+        tokio::time::sleep(GROUPED_POLL).await;
+    }
 }
 
 /// The longest a waiter sleeps between looks at pg when no change is

@@ -139,7 +139,16 @@ impl Ctx<'_> {
     /// Starts the sink node of `system` for `workload`; returns it and its
     /// address.
     async fn sink(&self, system: System, workload: Workload) -> Result<(ChildProc, String)> {
-        let args = ["sink", "--system", system.flag(), "--name", "bench-a"];
+        let advertise = self.sizes.advertised_of(workload).to_string();
+        let args = [
+            "sink",
+            "--system",
+            system.flag(),
+            "--name",
+            "bench-a",
+            "--advertise",
+            &advertise,
+        ];
         let mut sink = ChildProc::spawn(
             format!("{system} sink"),
             &[&args[..], &self.tls_args(workload)?].concat(),

@@ -53,3 +53,39 @@ pub(crate) fn read(pid: u32, ticks_per_s: f64) -> Result<ProcStat> {
         cpu_s: (tick(11)? + tick(12)?) / ticks_per_s,
     })
 }
+
+/// This process's resident set size now (VmRSS), KiB.
+pub(crate) fn own_rss_kib() -> Result<f64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmRSS in /proc/self/status".into())
+}
+
+/// Bytes received so far on the established TCP connections to `addr`'s
+/// port, as the kernel counts them (`ss -ti`, `bytes_received`).
+pub(crate) fn tcp_bytes_received(addr: &str) -> Result<f64> {
+    let port = addr
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .ok_or_else(|| format!("no port in {addr:?}"))?;
+    let out = Command::new("ss")
+        .args(["-tinH", "state", "established"])
+        .arg(format!("( dport = :{port} )"))
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("ss failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let text = String::from_utf8(out.stdout)?;
+    let counts: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|word| word.strip_prefix("bytes_received:"))
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    if counts.is_empty() {
+        return Err(format!("ss shows no connection to port {port}").into());
+    }
+    Ok(counts.iter().sum())
+}

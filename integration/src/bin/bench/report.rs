@@ -187,6 +187,51 @@ const COMPARED: &[(Workload, &str, &str)] = &[
         "p99_us",
         "call_latency over mTLS p99 us",
     ),
+    (
+        Workload::Advertise1k,
+        "ready_ms",
+        "advertise 1k: connect to ready ms",
+    ),
+    (
+        Workload::Advertise1k,
+        "rss_bytes_per_actor",
+        "advertise 1k: receiver RSS bytes per actor",
+    ),
+    (
+        Workload::Advertise1k,
+        "bytes_received_per_actor",
+        "advertise 1k: bytes received per actor",
+    ),
+    (
+        Workload::Advertise10k,
+        "ready_ms",
+        "advertise 10k: connect to ready ms",
+    ),
+    (
+        Workload::Advertise10k,
+        "rss_bytes_per_actor",
+        "advertise 10k: receiver RSS bytes per actor",
+    ),
+    (
+        Workload::Advertise10k,
+        "bytes_received_per_actor",
+        "advertise 10k: bytes received per actor",
+    ),
+    (
+        Workload::Advertise100k,
+        "ready_ms",
+        "advertise 100k: connect to ready ms",
+    ),
+    (
+        Workload::Advertise100k,
+        "rss_bytes_per_actor",
+        "advertise 100k: receiver RSS bytes per actor",
+    ),
+    (
+        Workload::Advertise100k,
+        "bytes_received_per_actor",
+        "advertise 100k: bytes received per actor",
+    ),
 ];
 
 /// Workloads whose CPU time gets a row per process.

@@ -15,7 +15,8 @@ use crate::{
     measure,
     msg::{SinkProtocol, cluster, grpc},
     node::{Node, PgWatch, QueueLimit, System},
-    sink::{GROUP, Sink},
+    procstat,
+    sink::{GROUP, Sink, grouped_of, spawn_idle},
     tls::{self, NodeTls},
     workload::{Sizes, Workload},
 };
@@ -29,12 +30,21 @@ fn load_tls(dir: Option<&Path>, role: &str) -> Result<Option<NodeTls>> {
 }
 
 /// The sink node: `bench:listening ADDR`, then `stats N` commands until exit.
-/// With `tls` (the orchestrator's certificate directory) it serves mutual TLS.
-pub(crate) async fn sink(system: System, name: &str, tls: Option<&Path>) -> Result<()> {
+/// With `tls` (the orchestrator's certificate directory) it serves mutual TLS;
+/// with `advertise` > 0 it first spawns that many idle actors for peers to
+/// see (the advertise workloads).
+pub(crate) async fn sink(
+    system: System,
+    name: &str,
+    tls: Option<&Path>,
+    advertise: u64,
+) -> Result<()> {
     let tls = load_tls(tls, tls::SINK)?;
     match system {
-        System::Grpc => sink_for::<grpc::SinkMsg>(system, name, tls.as_ref()).await,
-        System::Cluster => sink_for::<cluster::SinkMsg>(system, name, tls.as_ref()).await,
+        System::Grpc => sink_for::<grpc::SinkMsg>(system, name, tls.as_ref(), advertise).await,
+        System::Cluster => {
+            sink_for::<cluster::SinkMsg>(system, name, tls.as_ref(), advertise).await
+        }
     }
 }
 
@@ -42,7 +52,9 @@ async fn sink_for<M: SinkProtocol>(
     system: System,
     name: &str,
     tls: Option<&NodeTls>,
+    advertise: u64,
 ) -> Result<()> {
+    let idle = spawn_idle::<M>(advertise).await?;
     let (actor, actor_handle) = Actor::spawn(None, Sink::<M>::new(), ()).await?;
     ractor::pg::join(GROUP.to_owned(), vec![actor.get_cell()]);
     let node = Node::start(system, name, tls, QueueLimit::Burst).await?;
@@ -64,6 +76,9 @@ async fn sink_for<M: SinkProtocol>(
     node.stop().await;
     actor.stop(None);
     let _ = tokio::time::timeout(Duration::from_secs(5), actor_handle).await;
+    for idle in idle {
+        idle.stop(None);
+    }
     Ok(())
 }
 
@@ -128,6 +143,16 @@ async fn driver_for<M: SinkProtocol>(args: DriverArgs) -> Result<()> {
     let tls = load_tls(args.tls.as_deref(), tls::DRIVER)?;
     let mut commands = Commands::stdin();
     let watch = PgWatch::start().await?;
+    let advertised = sizes.advertised_of(args.workload);
+    if advertised > 0 {
+        announce("ready", "");
+        commands.expect_go().await?;
+        let figures = advertise(&args, tls.as_ref(), advertised, timeout).await?;
+        figures.announce()?;
+        commands.until_exit().await;
+        watch.stop().await;
+        return Ok(());
+    }
     if args.workload == Workload::ConnectTime {
         announce("ready", "");
         commands.expect_go().await?;
@@ -226,6 +251,37 @@ async fn connect_time(
     figures.set("connect_ms", millis[millis.len() / 2]);
     figures.set("connect_ms_min", millis[0]);
     figures.set("connect_ms_max", millis[millis.len() - 1]);
+    Ok(figures)
+}
+
+/// The advertise workloads: a fresh node connects to a sink advertising `n`
+/// actors and waits until every grouped one is visible in pg (a user's
+/// first chance to reach them; ractor_grpc's connect returns after the
+/// sync, ractor_cluster's once the stream is open). Reports the time, what
+/// this process's resident memory grew by and the bytes it received from
+/// the sink, and both per advertised actor.
+async fn advertise(
+    args: &DriverArgs,
+    tls: Option<&NodeTls>,
+    n: u64,
+    timeout: Duration,
+) -> Result<Figures> {
+    let node = Node::start(args.system, &args.name, tls, QueueLimit::Burst).await?;
+    let before = procstat::own_rss_kib()?;
+    let started = Instant::now();
+    node.connect(&args.connect).await?;
+    crate::node::wait_grouped(grouped_of(n), timeout).await?;
+    let ready = started.elapsed();
+    let rss = (procstat::own_rss_kib()? - before) * 1024.0;
+    let read = procstat::tcp_bytes_received(&args.connect)?;
+    let mut figures = Figures::default();
+    let per = |x: f64| x / n as f64;
+    figures.set("ready_ms", ready.as_secs_f64() * 1e3);
+    figures.set("rss_growth_mib", rss / f64::from(1 << 20));
+    figures.set("rss_bytes_per_actor", per(rss));
+    figures.set("bytes_received", read);
+    figures.set("bytes_received_per_actor", per(read));
+    node.stop().await;
     Ok(figures)
 }
 

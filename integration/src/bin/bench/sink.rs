@@ -96,3 +96,53 @@ impl<M: SinkProtocol> Actor for Sink<M> {
         Ok(())
     }
 }
+
+/// The pg groups (default scope) of the advertised actors that are grouped:
+/// `adv-0`, `adv-1`, ..., one actor each.
+pub(crate) const ADVERT_GROUP_PREFIX: &str = "adv-";
+
+/// One advertised actor in this many joins a pg group of its own.
+pub(crate) const GROUPED_ONE_IN: u64 = 100;
+
+/// How many of `n` advertised actors are grouped.
+pub(crate) fn grouped_of(n: u64) -> u64 {
+    n.div_ceil(GROUPED_ONE_IN)
+}
+
+/// An advertised actor that nothing uses: it takes the sink's message type
+/// (so both systems advertise it) and ignores what it gets.
+#[derive(Debug)]
+pub(crate) struct Idle<M>(PhantomData<fn() -> M>);
+
+impl<M: SinkProtocol> Actor for Idle<M> {
+    type Msg = M;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _: ActorRef<Self::Msg>,
+        (): (),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(())
+    }
+}
+
+/// Spawns `n` idle actors of message type `M`, one in [`GROUPED_ONE_IN`] in
+/// a pg group of its own; returns them (stop them at the end).
+pub(crate) async fn spawn_idle<M: SinkProtocol>(
+    n: u64,
+) -> Result<Vec<ActorRef<M>>, ractor::SpawnErr> {
+    let mut actors = Vec::with_capacity(usize::try_from(n).unwrap_or_default());
+    for i in 0..n {
+        let (actor, _) = Actor::spawn(None, Idle::<M>(PhantomData), ()).await?;
+        if i % GROUPED_ONE_IN == 0 {
+            ractor::pg::join(
+                format!("{ADVERT_GROUP_PREFIX}{}", i / GROUPED_ONE_IN),
+                vec![actor.get_cell()],
+            );
+        }
+        actors.push(actor);
+    }
+    Ok(actors)
+}

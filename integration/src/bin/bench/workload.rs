@@ -36,11 +36,21 @@ pub(crate) enum Workload {
     Ceiling,
     /// Bare tonic ping-pong over one bidi stream.
     Floor,
+    /// Connect to a node advertising 1,000 actors (1% in pg groups) until
+    /// every grouped one is visible.
+    #[value(name = "advertise_1k")]
+    Advertise1k,
+    /// The same with 10,000 actors.
+    #[value(name = "advertise_10k")]
+    Advertise10k,
+    /// The same with 100,000 actors.
+    #[value(name = "advertise_100k")]
+    Advertise100k,
 }
 
 impl Workload {
     /// Every workload, in the order they run and print.
-    pub(crate) const ALL: [Self; 13] = [
+    pub(crate) const ALL: [Self; 16] = [
         Self::CastThroughput,
         Self::SendThroughput,
         Self::CallLatency,
@@ -54,6 +64,9 @@ impl Workload {
         Self::CallLatencyTls,
         Self::Ceiling,
         Self::Floor,
+        Self::Advertise1k,
+        Self::Advertise10k,
+        Self::Advertise100k,
     ];
 
     /// The name used in flags, `--only` and progress lines.
@@ -72,6 +85,9 @@ impl Workload {
             Self::CallLatencyTls => "call_latency_tls",
             Self::Ceiling => "ceiling",
             Self::Floor => "floor",
+            Self::Advertise1k => "advertise_1k",
+            Self::Advertise10k => "advertise_10k",
+            Self::Advertise100k => "advertise_100k",
         }
     }
 
@@ -101,11 +117,18 @@ impl Workload {
     }
 
     /// Parses one `--only` entry; `payload` names the three payload sizes,
-    /// `tls` the TLS workloads.
+    /// `tls` the TLS workloads, `advertise` the three advertise sizes.
     pub(crate) fn parse_many(name: &str) -> Option<Vec<Self>> {
         match name {
             "payload" => return Some(vec![Self::Payload1k, Self::Payload64k, Self::Payload1m]),
             "tls" => return Some(vec![Self::CastThroughputTls, Self::CallLatencyTls]),
+            "advertise" => {
+                return Some(vec![
+                    Self::Advertise1k,
+                    Self::Advertise10k,
+                    Self::Advertise100k,
+                ]);
+            }
             _ => {}
         }
         Self::ALL
@@ -144,6 +167,8 @@ pub(crate) struct Sizes {
     pub(crate) fan_in_senders: u64,
     /// Casts per sender in `fan_in`.
     pub(crate) fan_in_casts: u64,
+    /// Actors the sink advertises in `advertise_1k`, `_10k` and `_100k`.
+    pub(crate) advertised: [u64; 3],
     /// Longest a child may take for one step before it is killed.
     pub(crate) step_timeout: Duration,
 }
@@ -162,6 +187,7 @@ impl Sizes {
         payload_counts: [200_000, 5_000, 500],
         fan_in_senders: 3,
         fan_in_casts: 100_000,
+        advertised: [1_000, 10_000, 100_000],
         step_timeout: Duration::from_secs(180),
     };
 
@@ -177,8 +203,20 @@ impl Sizes {
         payload_counts: [200, 20, 4],
         fan_in_senders: 3,
         fan_in_casts: 1_000,
+        advertised: [100, 300, 1_000],
         step_timeout: Duration::from_secs(60),
     };
+
+    /// How many actors the sink advertises in `workload` (0 but for the
+    /// advertise workloads).
+    pub(crate) fn advertised_of(&self, workload: Workload) -> u64 {
+        match workload {
+            Workload::Advertise1k => self.advertised[0],
+            Workload::Advertise10k => self.advertised[1],
+            Workload::Advertise100k => self.advertised[2],
+            _ => 0,
+        }
+    }
 
     /// (casts, payload bytes) of a cast workload.
     pub(crate) fn casts_of(&self, workload: Workload) -> Option<(u64, usize)> {
