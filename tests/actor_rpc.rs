@@ -306,6 +306,54 @@ async fn a_peers_actor_is_reached_through_its_proxy_by_name_pid_and_group() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peers_actor_nothing_used_yet_is_reached_by_name_and_by_pid() {
+    // In no pg group and never looked up: node-b holds it as a record until
+    // this call needs its proxy.
+    let (remote_actor, _probe) = actors::spawn_basic("a-unused").await;
+    let (mut a, mut b) = common::pair().await;
+    let token = token_for("node-b", TokenScope::All);
+    let mut grpc = client(&b.addr).await;
+
+    let reply = call(
+        &mut grpc,
+        &token,
+        json_call(by_name("a-unused"), "Call1", "[5, 6]"),
+    )
+    .await
+    .expect("a call by name to an actor without a proxy yet");
+    assert_eq!(reply_json(&reply)[0], json!("got 5"));
+    assert_eq!(
+        reply.actor.as_ref().map(|l| (l.node.as_str(), l.pid)),
+        Some(("node-a", remote_actor.get_id().pid()))
+    );
+
+    cast(
+        &mut grpc,
+        &token,
+        json_cast(
+            by_pid(remote_actor.get_id().pid(), "node-a"),
+            "Cast1",
+            r#"["by pid", 9]"#,
+        ),
+    )
+    .await
+    .expect("a cast by pid");
+    let arrived = common::eventually(common::WAIT, || async {
+        remote_actor
+            .call(actors::MyBasicMessageType::Seen, Some(common::CALL_TIMEOUT))
+            .await
+            .ok()
+            .and_then(|r| r.success_or(()).ok())
+            .is_some_and(|seen| seen.contains(&("by pid".to_owned(), 9)))
+    })
+    .await;
+    assert!(arrived, "the cast by pid never reached a-unused");
+    a.stop().await;
+    b.stop().await;
+    remote_actor.stop(None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refusal_is_a_status_that_says_why() {
     let (actor, _probe) = actors::spawn_basic("r-basic").await;
     let (kv, _) = Actor::spawn(Some("r-kv".into()), KvStore, ())

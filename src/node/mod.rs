@@ -23,6 +23,7 @@ mod info;
 mod introspect;
 mod lifecycle;
 mod messages;
+mod on_demand;
 mod reach;
 mod redial;
 mod selector;

@@ -12,7 +12,7 @@ use ractor::{ActorCell, ActorId};
 use super::{
     introspect::ActorTarget,
     selector::{Reached, Selector, Wanted},
-    table::SessionTable,
+    table::{Found, Proxy, SessionTable},
 };
 use crate::{
     registry::{Adverts, local_pid},
@@ -43,6 +43,26 @@ pub(crate) fn advertised_actor(
     }
 }
 
+/// An actor [`reach`] found: here, or a peer's, whose proxy may not be
+/// started yet (the node server has the session start it, then makes it a
+/// [`Reached`] with [`reached`]).
+#[derive(Debug)]
+pub(crate) enum Candidate {
+    Here(Reached),
+    Peer(Found),
+}
+
+/// A peer's actor, reached through its proxy `cell`.
+pub(crate) fn reached(found: Found, cell: ActorCell) -> Reached {
+    Reached {
+        node: found.peer,
+        pid: found.pid,
+        name: found.proxy.name.as_deref().map(str::to_owned),
+        cell,
+        schema: found.proxy.schema,
+    }
+}
+
 /// Where the actor may live, from `Wanted::node`.
 enum Place<'a> {
     Anywhere,
@@ -59,7 +79,7 @@ pub(crate) fn reach<H>(
     adverts: &Adverts,
     table: &SessionTable<H>,
     wanted: &Wanted,
-) -> Result<Vec<Reached>, String> {
+) -> Result<Vec<Candidate>, String> {
     let place = match wanted.node.as_deref() {
         None => Place::Anywhere,
         Some(n) if n == local => Place::Here,
@@ -78,20 +98,11 @@ pub(crate) fn reach<H>(
         Place::Here => false,
         Place::Peer(want) => want == peer,
     };
-    let remote = |keep: &dyn Fn(u64, &ActorCell, Option<&str>) -> bool| {
-        let mut found: Vec<Reached> = table
-            .ready_proxies()
-            .filter(|(peer, pid, p)| peer_ok(peer) && keep(*pid, &p.cell, p.name.as_deref()))
-            .map(|(peer, pid, p)| Reached {
-                node: peer.to_owned(),
-                pid,
-                name: p.name.clone(),
-                cell: p.cell.clone(),
-                schema: p.schema.clone(),
-            })
-            .collect();
-        found.sort_by(|a, b| (&a.node, a.pid).cmp(&(&b.node, b.pid)));
-        found
+    let remote = |keep: &dyn Fn(u64, &Proxy) -> bool| {
+        table
+            .find_actors(|peer, pid, p| peer_ok(peer) && keep(pid, p))
+            .into_iter()
+            .map(Candidate::Peer)
     };
     let where_ = match &place {
         Place::Anywhere => format!("on {local:?} or its peers"),
@@ -101,8 +112,8 @@ pub(crate) fn reach<H>(
     match &wanted.selector {
         Selector::Pid(pid) => {
             let found = match place {
-                Place::Peer(_) => remote(&|p, _, _| p == *pid).into_iter().next(),
-                _ => advertised_actor(local, adverts, &ActorTarget::Pid(*pid)),
+                Place::Peer(_) => remote(&|p, _| p == *pid).next(),
+                _ => advertised_actor(local, adverts, &ActorTarget::Pid(*pid)).map(Candidate::Here),
             };
             found.map(|r| vec![r]).ok_or_else(|| {
                 let on = match place {
@@ -115,18 +126,15 @@ pub(crate) fn reach<H>(
         Selector::Name(name) => {
             let mine = here
                 .then(|| advertised_actor(local, adverts, &ActorTarget::Name(name.clone())))
-                .flatten();
-            mine.or_else(|| {
-                remote(&|_, _, n| n == Some(name.as_str()))
-                    .into_iter()
-                    .next()
-            })
-            .map(|r| vec![r])
-            .ok_or_else(|| format!("no advertised actor named {name:?} {where_}"))
+                .flatten()
+                .map(Candidate::Here);
+            mine.or_else(|| remote(&|_, p| p.name.as_deref() == Some(name.as_str())).next())
+                .map(|r| vec![r])
+                .ok_or_else(|| format!("no advertised actor named {name:?} {where_}"))
         }
         Selector::Group { scope, group } => {
             let members = ractor::pg::get_scoped_members(scope, group);
-            let mut found: Vec<Reached> = if here {
+            let mut mine: Vec<Reached> = if here {
                 members
                     .iter()
                     .filter_map(|cell| advertised(local, adverts, cell))
@@ -134,9 +142,13 @@ pub(crate) fn reach<H>(
             } else {
                 Vec::new()
             };
-            found.sort_by_key(|r| r.pid);
+            mine.sort_by_key(|r| r.pid);
             let ids: HashSet<ActorId> = members.iter().map(ActorCell::get_id).collect();
-            found.extend(remote(&|_, cell, _| ids.contains(&cell.get_id())));
+            let mut found: Vec<Candidate> = mine.into_iter().map(Candidate::Here).collect();
+            // pg members are proxies that are started.
+            found.extend(remote(&|_, p| {
+                p.cell.as_ref().is_some_and(|c| ids.contains(&c.get_id()))
+            }));
             if found.is_empty() {
                 return Err(format!(
                     "pg group {group:?} (scope {scope:?}) has no member {where_}"

@@ -21,11 +21,13 @@ use super::{
     info::{NodeInfo, SessionId, SessionInfo},
     introspect,
     messages::{Internal, InternalMsg, NodeServerMessage, SessionEvent},
-    reach,
+    on_demand,
+    reach::{self, Candidate},
     redial::Redial,
+    selector::Reached,
     session::SessionMsg,
     subscribers::Subscribers,
-    table::SessionTable,
+    table::{Found, SessionTable},
     waiters::{Answer, Waiters},
 };
 use crate::{
@@ -180,7 +182,16 @@ impl Actor for NodeServer {
             }
             NodeServerMessage::WhereIs(lookup) => {
                 let found = state.table.where_is(lookup.peer.as_deref(), &lookup.name);
-                let _ = lookup.reply.send(found);
+                let missing = found.iter().filter_map(Found::needs_proxy).collect();
+                on_demand::answer(&state.table, missing, lookup.reply, move |started| {
+                    found
+                        .into_iter()
+                        .filter_map(|f| {
+                            let cell = f.cell(started)?;
+                            Some(f.into_info(cell))
+                        })
+                        .collect()
+                });
             }
             NodeServerMessage::DescribeActor { target, reply } => {
                 let found = reach::advertised_actor(&state.local.name, &state.adverts, &target);
@@ -259,12 +270,12 @@ impl NodeServerState {
                 self.spawn_session(myself, id, *stream).await;
             }
             InternalMsg::Reach { wanted, reply } => {
-                let _ = reply.send(reach::reach(
-                    &self.local.name,
-                    &self.adverts,
-                    &self.table,
-                    &wanted,
-                ));
+                match reach::reach(&self.local.name, &self.adverts, &self.table, &wanted) {
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                    Ok(candidates) => self.reach_with_proxies(candidates, reply),
+                }
             }
             InternalMsg::Claim {
                 id,
@@ -287,6 +298,39 @@ impl NodeServerState {
             InternalMsg::Resolve => self.resolve(myself),
             InternalMsg::Resolved { name, addrs } => self.resolved(myself, &name, addrs),
         }
+    }
+
+    /// Answers a unary Cast or Call's lookup once the peer actors it found
+    /// have proxies.
+    fn reach_with_proxies(
+        &self,
+        candidates: Vec<Candidate>,
+        reply: RpcReplyPort<Result<Vec<Reached>, String>>,
+    ) {
+        let missing = candidates
+            .iter()
+            .filter_map(|c| match c {
+                Candidate::Peer(f) => f.needs_proxy(),
+                Candidate::Here(_) => None,
+            })
+            .collect();
+        on_demand::answer(&self.table, missing, reply, move |started| {
+            let reached: Vec<Reached> = candidates
+                .into_iter()
+                .filter_map(|c| match c {
+                    Candidate::Here(r) => Some(r),
+                    Candidate::Peer(f) => {
+                        let cell = f.cell(started)?;
+                        Some(reach::reached(f, cell))
+                    }
+                })
+                .collect();
+            if reached.is_empty() {
+                Err("the actor found is no longer advertised by its node".to_owned())
+            } else {
+                Ok(reached)
+            }
+        });
     }
 
     fn on_session_event(

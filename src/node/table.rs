@@ -20,14 +20,38 @@ use crate::{
     wire::MessageSchema,
 };
 
-/// A peer's actor this node holds a proxy for.
+/// A peer's actor as the directory knows it.
 #[derive(Debug, Clone)]
 pub(crate) struct Proxy {
-    pub(crate) name: Option<String>,
-    pub(crate) message_type: Option<String>,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) message_type: Option<Arc<str>>,
     /// The message type's description, if the peer sent one.
     pub(crate) schema: Option<Arc<MessageSchema>>,
-    pub(crate) cell: ActorCell,
+    /// Its proxy, once the session started one (see the mirror).
+    pub(crate) cell: Option<ActorCell>,
+}
+
+/// A peer's actor the directory found.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    /// The session that knows it.
+    pub(crate) session: SessionId,
+    pub(crate) peer: String,
+    pub(crate) pid: u64,
+    pub(crate) proxy: Proxy,
+}
+
+impl Found {
+    /// What a lookup answers, given the proxy's cell.
+    pub(crate) fn into_info(self, cell: ActorCell) -> RemoteActorInfo {
+        RemoteActorInfo {
+            peer: self.peer,
+            pid: self.pid,
+            name: self.proxy.name.as_deref().map(str::to_owned),
+            message_type: self.proxy.message_type.as_deref().map(str::to_owned),
+            cell,
+        }
+    }
 }
 
 /// One session.
@@ -63,9 +87,9 @@ impl<H> Entry<H> {
         self.link.as_ref()
     }
 
-    /// The proxies' cells.
+    /// The cells of the proxies started so far.
     pub(crate) fn proxy_cells(&self) -> impl Iterator<Item = &ActorCell> {
-        self.proxies.values().map(|p| &p.cell)
+        self.proxies.values().filter_map(|p| p.cell.as_ref())
     }
 
     fn known_peer(&self) -> Option<pb::KnownPeer> {
@@ -158,19 +182,18 @@ impl<H> SessionTable<H> {
         Some(e.info.clone())
     }
 
-    /// Proxies of session `id` started or stopped.
+    /// The peer's actors known to session `id` came, went or got a proxy.
     pub(crate) fn proxies(&mut self, id: SessionId, changes: Vec<ProxyChange>) {
         let Some(e) = self.sessions.get_mut(&id) else {
             return;
         };
         for change in changes {
             match change {
-                ProxyChange::Up {
+                ProxyChange::Advertised {
                     pid,
                     name,
                     message_type,
                     schema,
-                    cell,
                 } => {
                     e.proxies.insert(
                         pid,
@@ -178,9 +201,14 @@ impl<H> SessionTable<H> {
                             name,
                             message_type,
                             schema,
-                            cell,
+                            cell: None,
                         },
                     );
+                }
+                ProxyChange::Started { pid, cell } => {
+                    if let Some(p) = e.proxies.get_mut(&pid) {
+                        p.cell = Some(cell);
+                    }
                 }
                 ProxyChange::Down { pid } => {
                     e.proxies.remove(&pid);
@@ -340,47 +368,53 @@ impl<H> SessionTable<H> {
         })
     }
 
-    /// Every proxy of every ready session: (peer, pid, proxy), in no
-    /// particular order.
-    pub(crate) fn ready_proxies(&self) -> impl Iterator<Item = (&str, u64, &Proxy)> {
+    /// Every peer actor of every ready session: (session, peer, pid,
+    /// actor), in no particular order.
+    pub(crate) fn ready_proxies(&self) -> impl Iterator<Item = (SessionId, &str, u64, &Proxy)> {
         self.sessions
-            .values()
-            .filter(|e| e.info.state == SessionState::Ready)
-            .filter_map(|e| Some((e.info.peer_name.as_deref()?, e)))
-            .flat_map(|(peer, e)| e.proxies.iter().map(move |(pid, p)| (peer, *pid, p)))
+            .iter()
+            .filter(|(_, e)| e.info.state == SessionState::Ready)
+            .filter_map(|(id, e)| Some((*id, e.info.peer_name.as_deref()?, e)))
+            .flat_map(|(id, peer, e)| e.proxies.iter().map(move |(pid, p)| (id, peer, *pid, p)))
     }
 
-    /// Proxies named `name`, on `peer` only if given, of ready sessions,
-    /// ordered by peer then pid.
-    pub(crate) fn where_is(&self, peer: Option<&str>, name: &str) -> Vec<RemoteActorInfo> {
-        let mut found: Vec<RemoteActorInfo> = self
+    /// The ready peers' actors that `keep` (given peer, pid and actor)
+    /// wants, ordered by peer then pid.
+    pub(crate) fn find_actors(&self, keep: impl Fn(&str, u64, &Proxy) -> bool) -> Vec<Found> {
+        let mut found: Vec<Found> = self
             .ready_proxies()
-            .filter(|(p, _, proxy)| {
-                peer.is_none_or(|want| want == *p) && proxy.name.as_deref() == Some(name)
-            })
-            .map(|(p, pid, proxy)| RemoteActorInfo {
-                peer: p.to_owned(),
+            .filter(|(_, peer, pid, p)| keep(peer, *pid, p))
+            .map(|(session, peer, pid, p)| Found {
+                session,
+                peer: peer.to_owned(),
                 pid,
-                name: proxy.name.clone(),
-                message_type: proxy.message_type.clone(),
-                cell: proxy.cell.clone(),
+                proxy: p.clone(),
             })
             .collect();
         found.sort_by(|a, b| (&a.peer, a.pid).cmp(&(&b.peer, b.pid)));
         found
     }
 
-    /// Which peer each proxy (by actor id) stands for: (peer, pid, name).
+    /// Actors named `name`, on `peer` only if given, of ready sessions,
+    /// ordered by peer then pid.
+    pub(crate) fn where_is(&self, peer: Option<&str>, name: &str) -> Vec<Found> {
+        self.find_actors(|p, _, proxy| {
+            peer.is_none_or(|want| want == p) && proxy.name.as_deref() == Some(name)
+        })
+    }
+
+    /// Which peer each started proxy (by actor id) stands for: (peer, pid,
+    /// name). Only started ones can be pg members.
     pub(crate) fn proxy_owners(&self) -> HashMap<ActorId, (String, u64, Option<String>)> {
         self.sessions
             .values()
             .filter_map(|e| Some((e.info.peer_name.clone()?, e)))
             .flat_map(|(peer, e)| {
-                e.proxies.iter().map(move |(pid, proxy)| {
-                    (
-                        proxy.cell.get_id(),
-                        (peer.clone(), *pid, proxy.name.clone()),
-                    )
+                e.proxies.iter().filter_map(move |(pid, proxy)| {
+                    Some((
+                        proxy.cell.as_ref()?.get_id(),
+                        (peer.clone(), *pid, proxy.name.as_deref().map(str::to_owned)),
+                    ))
                 })
             })
             .collect()

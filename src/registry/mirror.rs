@@ -1,12 +1,18 @@
-//! What a session knows of its peer's actors: one proxy per advertised actor,
-//! joined to the same pg groups, under a node id unique to this session.
+//! What a session knows of its peer's actors: a record of every advertised
+//! actor, and a proxy for those something needs, under a node id unique to
+//! this session.
 //!
-//! Owns the proxies of one session and their pg memberships; reports each
-//! change so the node's directory can answer lookups. Never touches the
-//! stream: proxies send through the session's link.
+//! An advertised actor starts as a plain record (pid, name, message type):
+//! a few dozen bytes, where a proxy actor costs kilobytes. Its proxy is
+//! started the first time something needs it: a pg join (pg holds actor
+//! cells), a lookup by name or pid. Its `ActorId` is fixed by the record
+//! (`node_id`, pid), so the step is invisible to users. Owns the proxies of
+//! one session and their pg memberships; reports each change so the node's
+//! directory can answer lookups. Never touches the stream: proxies send
+//! through the session's link.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -31,21 +37,31 @@ pub(crate) fn next_node_id() -> u64 {
     NEXT_NODE_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-/// A change to the proxies, reported to the node server's directory.
+/// A change to what the mirror knows, reported to the node server's
+/// directory.
 #[derive(Debug)]
 pub(crate) enum ProxyChange {
-    Up {
+    /// The peer advertised an actor (no proxy yet).
+    Advertised {
         pid: u64,
-        name: Option<String>,
+        name: Option<Arc<str>>,
         /// Its message type's name, as the peer advertised it.
-        message_type: Option<String>,
+        message_type: Option<Arc<str>>,
         /// That type's description, if the peer sent one.
         schema: Option<Arc<MessageSchema>>,
-        cell: ActorCell,
     },
-    Down {
-        pid: u64,
-    },
+    /// A proxy now stands for the advertised actor `pid`.
+    Started { pid: u64, cell: ActorCell },
+    /// The actor is gone (or its proxy failed).
+    Down { pid: u64 },
+}
+
+/// One advertised actor.
+#[derive(Debug)]
+struct Known {
+    name: Option<Arc<str>>,
+    /// Its proxy, once something needed one.
+    proxy: Option<ActorRef<ProxyMsg>>,
 }
 
 /// See the module docs.
@@ -55,13 +71,12 @@ pub(crate) struct PeerMirror {
     link: Arc<SessionLink>,
     /// Where [`crate::send`] finds the link by `node_id`.
     _findable: Registered,
-    proxies: HashMap<u64, ActorRef<ProxyMsg>>,
+    /// Every actor the peer advertises, by pid.
+    known: HashMap<u64, Known>,
     /// The message types the peer described, by name.
     schemas: HashMap<String, Arc<MessageSchema>>,
-}
-
-fn non_empty(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
+    /// Message type names, each held once however many actors have it.
+    type_names: HashSet<Arc<str>>,
 }
 
 impl PeerMirror {
@@ -71,38 +86,72 @@ impl PeerMirror {
             node_id,
             _findable: register(node_id, &link),
             link,
-            proxies: HashMap::new(),
+            known: HashMap::new(),
             schemas: HashMap::new(),
+            type_names: HashSet::new(),
         }
     }
 
-    /// The proxy for the peer's actor `actor`, started if new.
-    async fn ensure(
-        &mut self,
-        supervisor: &ActorCell,
-        mut actor: pb::ActorRef,
-        changes: &mut Vec<ProxyChange>,
-    ) -> Option<ActorCell> {
+    /// The shared copy of the type name `name`.
+    fn type_name(&mut self, name: String) -> Option<Arc<str>> {
+        if name.is_empty() {
+            return None;
+        }
+        if let Some(known) = self.type_names.get(name.as_str()) {
+            return Some(known.clone());
+        }
+        let name: Arc<str> = name.into();
+        self.type_names.insert(name.clone());
+        Some(name)
+    }
+
+    /// Records the peer's actor `actor` if it is new; returns its pid.
+    fn record(&mut self, mut actor: pb::ActorRef, changes: &mut Vec<ProxyChange>) -> u64 {
         if let Some(description) = actor.message.take() {
             self.learn(description);
         }
-        if let Some(p) = self.proxies.get(&actor.pid) {
+        let pid = actor.pid;
+        if !self.known.contains_key(&pid) {
+            let name: Option<Arc<str>> = (!actor.name.is_empty()).then(|| actor.name.into());
+            let message_type = self.type_name(actor.message_type);
+            let schema = message_type
+                .as_ref()
+                .and_then(|t| self.schemas.get(&**t))
+                .cloned();
+            changes.push(ProxyChange::Advertised {
+                pid,
+                name: name.clone(),
+                message_type,
+                schema,
+            });
+            self.known.insert(pid, Known { name, proxy: None });
+        }
+        pid
+    }
+
+    /// The proxy for the advertised actor `pid`, started if it has none;
+    /// `None` if the peer does not advertise `pid` (any more).
+    async fn proxy(
+        &mut self,
+        supervisor: &ActorCell,
+        pid: u64,
+        changes: &mut Vec<ProxyChange>,
+    ) -> Option<ActorCell> {
+        let known = self.known.get_mut(&pid)?;
+        if let Some(p) = &known.proxy {
             return Some(p.get_cell());
         }
-        let name = non_empty(actor.name);
-        let message_type = non_empty(actor.message_type);
-        let label = format!(
-            "{}@{}",
-            name.clone().unwrap_or_else(|| actor.pid.to_string()),
-            self.link.peer()
-        );
+        let label = match &known.name {
+            Some(name) => format!("{name}@{}", self.link.peer()),
+            None => format!("{pid}@{}", self.link.peer()),
+        };
         let id = ActorId::Remote {
             node_id: self.node_id,
-            pid: actor.pid,
+            pid,
         };
         let state = ProxyState {
             link: self.link.clone(),
-            pid: actor.pid,
+            pid,
             label,
         };
         match ActorRuntime::spawn_linked_remote(
@@ -119,24 +168,17 @@ impl PeerMirror {
         .await
         {
             Ok((proxy, _)) => {
-                debug!(peer = %self.link.peer(), pid = actor.pid, ?name, "proxy started");
+                debug!(peer = %self.link.peer(), pid, name = ?known.name, "proxy started");
                 let cell = proxy.get_cell();
-                let schema = message_type
-                    .as_ref()
-                    .and_then(|t| self.schemas.get(t))
-                    .cloned();
-                changes.push(ProxyChange::Up {
-                    pid: actor.pid,
-                    name,
-                    message_type,
-                    schema,
+                known.proxy = Some(proxy);
+                changes.push(ProxyChange::Started {
+                    pid,
                     cell: cell.clone(),
                 });
-                self.proxies.insert(actor.pid, proxy);
                 Some(cell)
             }
             Err(e) => {
-                warn!(peer = %self.link.peer(), pid = actor.pid, error = %e, "could not start a proxy");
+                warn!(peer = %self.link.peer(), pid, error = %e, "could not start a proxy");
                 None
             }
         }
@@ -157,30 +199,34 @@ impl PeerMirror {
         }
     }
 
-    /// Applies one advertisement envelope from the peer. Returns the proxy
-    /// changes for the node server's directory.
+    /// Applies one advertisement envelope from the peer, adding the proxy
+    /// changes for the node server's directory to `changes`.
     pub(crate) async fn apply(
         &mut self,
         supervisor: &ActorCell,
         body: AdvertBody,
-    ) -> Vec<ProxyChange> {
-        let mut changes = Vec::new();
+        changes: &mut Vec<ProxyChange>,
+    ) {
         match body {
             AdvertBody::Spawned(s) => {
                 if let Some(actor) = s.actor {
-                    self.ensure(supervisor, actor, &mut changes).await;
+                    self.record(actor, changes);
                 }
             }
             AdvertBody::Terminated(t) => {
-                if let Some(p) = self.proxies.remove(&t.pid) {
-                    end_proxy(&p.get_cell());
+                if let Some(known) = self.known.remove(&t.pid) {
+                    if let Some(p) = known.proxy {
+                        end_proxy(&p.get_cell());
+                    }
                     changes.push(ProxyChange::Down { pid: t.pid });
                 }
             }
             AdvertBody::PgJoined(j) => {
+                // pg holds cells: a member needs its proxy.
                 let mut cells = Vec::with_capacity(j.actors.len());
                 for actor in j.actors {
-                    if let Some(cell) = self.ensure(supervisor, actor, &mut changes).await {
+                    let pid = self.record(actor, changes);
+                    if let Some(cell) = self.proxy(supervisor, pid, changes).await {
                         cells.push(cell);
                     }
                 }
@@ -189,23 +235,45 @@ impl PeerMirror {
                 }
             }
             AdvertBody::PgLeft(l) => {
+                // Only actors with a proxy can be in a group.
                 let cells: Vec<ActorCell> = l
                     .pids
                     .iter()
-                    .filter_map(|pid| self.proxies.get(pid).map(ActorRef::get_cell))
+                    .filter_map(|pid| self.known.get(pid)?.proxy.as_ref().map(ActorRef::get_cell))
                     .collect();
                 if !cells.is_empty() {
                     ractor::pg::leave_scoped(l.scope, l.group, cells);
                 }
             }
         }
-        changes
     }
 
-    /// Forgets the proxy with actor id `id` (it failed).
+    /// The proxies of the advertised actors `pids`, started where they have
+    /// none yet; pids the peer does not advertise are left out.
+    pub(crate) async fn proxies(
+        &mut self,
+        supervisor: &ActorCell,
+        pids: &[u64],
+        changes: &mut Vec<ProxyChange>,
+    ) -> Vec<(u64, ActorCell)> {
+        let mut out = Vec::with_capacity(pids.len());
+        for &pid in pids {
+            if let Some(cell) = self.proxy(supervisor, pid, changes).await {
+                out.push((pid, cell));
+            }
+        }
+        out
+    }
+
+    /// Forgets the actor whose proxy has id `id` (the proxy failed).
     pub(crate) fn forget(&mut self, id: ActorId) -> Option<ProxyChange> {
-        let pid = *self.proxies.iter().find(|(_, p)| p.get_id() == id)?.0;
-        self.proxies.remove(&pid);
+        let ActorId::Remote { node_id, pid } = id else {
+            return None;
+        };
+        if node_id != self.node_id {
+            return None;
+        }
+        self.known.remove(&pid)?;
         Some(ProxyChange::Down { pid })
     }
 
@@ -214,8 +282,10 @@ impl PeerMirror {
     /// still queued in it fails as a disconnect and a queued cast is counted
     /// as refused, rather than vanishing with the mailbox.
     pub(crate) fn stop_all(&mut self) {
-        for (_, p) in self.proxies.drain() {
-            end_proxy(&p.get_cell());
+        for (_, known) in self.known.drain() {
+            if let Some(p) = known.proxy {
+                end_proxy(&p.get_cell());
+            }
         }
     }
 }

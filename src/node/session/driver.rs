@@ -14,7 +14,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent, rpc::CallResult};
+use ractor::{
+    Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent, rpc::CallResult,
+};
 use tokio::{
     sync::OwnedSemaphorePermit,
     task::{AbortHandle, JoinHandle},
@@ -34,7 +36,7 @@ use crate::{
     },
     pb,
     reason::{DisconnectCause, DisconnectReason},
-    registry::{Adverts, PeerMirror},
+    registry::{Adverts, PeerMirror, ProxyChange},
     remote_actor::{Delivery, SessionLink},
     transport::{Direction, Farewell, SessionStream},
 };
@@ -61,9 +63,13 @@ pub(crate) struct SessionArgs {
 /// Messages a session handles.
 #[derive(Debug)]
 pub(crate) enum SessionMsg {
-    /// An action of the machine that the reader handed over (it counted it
-    /// in `handed_over`).
-    Act(Action),
+    /// Actions of the machine that the reader handed over, in order (it
+    /// counted them as one in `handed_over`).
+    Act(Vec<Action>),
+    /// The node server needs proxies for these advertised actors of the
+    /// peer (a lookup found them): start those not started yet; the reply
+    /// has each that is still advertised.
+    Proxies(Vec<u64>, RpcReplyPort<Vec<(u64, ActorCell)>>),
     /// The node server's snapshot of this node's actors and groups: send it,
     /// then Ready.
     Sync(Vec<pb::Envelope>),
@@ -197,11 +203,21 @@ impl Actor for NodeSession {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let actions = match msg {
-            SessionMsg::Act(action) => {
-                state.run(&myself, vec![action]).await;
+            SessionMsg::Act(actions) => {
+                state.run(&myself, actions).await;
                 // Done: the reader may deliver traffic itself again once
                 // nothing it handed over is left.
                 state.handed_over.fetch_sub(1, Ordering::Release);
+                return Ok(());
+            }
+            SessionMsg::Proxies(pids, reply) => {
+                let mut changes = Vec::new();
+                let cells = state
+                    .mirror
+                    .proxies(&myself.get_cell(), &pids, &mut changes)
+                    .await;
+                state.report_proxies(&mut changes);
+                let _ = reply.send(cells);
                 return Ok(());
             }
             SessionMsg::Sync(snapshot) => state.step(|m, out| m.sync(snapshot, out)),
@@ -230,7 +246,7 @@ impl Actor for NodeSession {
             && let Some(change) = state.mirror.forget(cell.get_id())
         {
             tracing::warn!(peer = %state.link.peer(), error = %err, "a proxy failed");
-            state.report(SessionEvent::Proxies(vec![change]));
+            state.report_proxies(&mut vec![change]);
         }
         Ok(())
     }
@@ -269,10 +285,25 @@ impl SessionDriver {
             .cast(InternalMsg::Session { id: self.id, event }.into());
     }
 
-    /// Carries out `actions` in order, and what they lead to.
+    /// Tells the node server what changed among the peer's actors, if
+    /// anything did; leaves `changes` empty.
+    fn report_proxies(&self, changes: &mut Vec<ProxyChange>) {
+        if !changes.is_empty() {
+            self.report(SessionEvent::Proxies(std::mem::take(changes)));
+        }
+    }
+
+    /// Carries out `actions` in order, and what they lead to. The proxy
+    /// changes of a run of adverts go to the node server in one report,
+    /// before anything else is reported (a sync of many actors is then a
+    /// few messages, not one per actor).
     async fn run(&mut self, myself: &ActorRef<SessionMsg>, actions: Vec<Action>) {
         let mut work = VecDeque::from(actions);
+        let mut changes = Vec::new();
         while let Some(action) = work.pop_front() {
+            if !matches!(action, Action::Advert(_)) {
+                self.report_proxies(&mut changes);
+            }
             match action {
                 Action::Send(envelope) => self.link.send_control(envelope),
                 Action::Deliver(traffic) => self.delivery.deliver(traffic),
@@ -295,10 +326,9 @@ impl SessionDriver {
                     myself.send_interval(self.tick, || SessionMsg::Tick);
                 }
                 Action::Advert(advert) => {
-                    let changes = self.mirror.apply(&myself.get_cell(), advert).await;
-                    if !changes.is_empty() {
-                        self.report(SessionEvent::Proxies(changes));
-                    }
+                    self.mirror
+                        .apply(&myself.get_cell(), advert, &mut changes)
+                        .await;
                 }
                 Action::Peers(peers) => self.report(SessionEvent::PeersAdvertised(peers)),
                 Action::PeerReady => work.extend(self.step(SessionMachine::peer_ready)),
@@ -310,6 +340,7 @@ impl SessionDriver {
                 Action::Close { reason, farewell } => self.end(myself, reason, farewell),
             }
         }
+        self.report_proxies(&mut changes);
     }
 
     fn cancel_deadline(&mut self) {

@@ -65,19 +65,25 @@ pub(super) async fn read(
     loop {
         let next = inbound.message().await;
         let ended = take(&mut lock(&machine), next, Instant::now(), &mut actions);
+        // What this read hands over goes in one message: a frame of many
+        // adverts costs the actor one hop, not one per advert.
+        let mut handing = Vec::new();
         for action in actions.drain(..) {
             match action {
                 Action::Send(envelope) => delivery.link.send_control(envelope),
                 Action::RoundTrip(rtt) => delivery.link.stats.record_round_trip(rtt),
-                Action::Deliver(traffic) if handed_over.load(Ordering::Acquire) == 0 => {
+                Action::Deliver(traffic)
+                    if handing.is_empty() && handed_over.load(Ordering::Acquire) == 0 =>
+                {
                     delivery.deliver(traffic);
                 }
-                other => {
-                    handed_over.fetch_add(1, Ordering::AcqRel);
-                    if session.cast(SessionMsg::Act(other)).is_err() {
-                        return;
-                    }
-                }
+                other => handing.push(other),
+            }
+        }
+        if !handing.is_empty() {
+            handed_over.fetch_add(1, Ordering::AcqRel);
+            if session.cast(SessionMsg::Act(handing)).is_err() {
+                return;
             }
         }
         if ended {

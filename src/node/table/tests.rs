@@ -186,39 +186,68 @@ async fn cell() -> ActorCell {
 }
 
 #[tokio::test]
-async fn the_directory_finds_ready_peers_proxies_by_name_in_peer_order() {
+async fn the_directory_finds_ready_peers_actors_by_name_in_peer_order() {
     let mut t = SessionTable::<u32>::default();
     add(&mut t, 1, "c", "127.0.0.1:3", SessionState::Ready);
     add(&mut t, 2, "b", "127.0.0.1:2", SessionState::Ready);
     add(&mut t, 3, "s", "127.0.0.1:5", SessionState::Authenticated);
-    let cells = [cell().await, cell().await, cell().await, cell().await];
-    let up = |pid: u64, name: &str, cell: &ActorCell| ProxyChange::Up {
+    let cells = [cell().await, cell().await, cell().await];
+    let advertised = |pid: u64, name: &str| ProxyChange::Advertised {
         pid,
-        name: Some(name.to_owned()),
+        name: Some(name.into()),
         message_type: None,
         schema: None,
+    };
+    let started = |pid: u64, cell: &ActorCell| ProxyChange::Started {
+        pid,
         cell: cell.clone(),
     };
-    t.proxies(1, vec![up(10, "w", &cells[0]), up(11, "other", &cells[1])]);
-    t.proxies(2, vec![up(20, "w", &cells[2])]);
-    t.proxies(3, vec![up(30, "w", &cells[3])]);
-    let found: Vec<(String, u64)> = t
+    t.proxies(
+        1,
+        vec![
+            advertised(10, "w"),
+            advertised(11, "other"),
+            started(10, &cells[0]),
+            started(11, &cells[1]),
+        ],
+    );
+    // b's "w" is only a record: found all the same, without a proxy yet.
+    t.proxies(2, vec![advertised(20, "w")]);
+    t.proxies(3, vec![advertised(30, "w"), started(30, &cells[2])]);
+    let found: Vec<(String, u64, bool)> = t
         .where_is(None, "w")
         .into_iter()
-        .map(|r| (r.peer, r.pid))
+        .map(|f| (f.peer.clone(), f.pid, f.needs_proxy().is_some()))
         .collect();
-    assert_eq!(found, [("b".into(), 20), ("c".into(), 10)], "not syncing s");
     assert_eq!(
-        t.where_is(Some("c"), "w")[0].cell.get_id(),
-        cells[0].get_id()
+        found,
+        [("b".into(), 20, true), ("c".into(), 10, false)],
+        "not syncing s"
+    );
+    assert_eq!(t.where_is(Some("b"), "w")[0].needs_proxy(), Some((2, 20)));
+    assert_eq!(
+        t.where_is(Some("c"), "w")[0]
+            .proxy
+            .cell
+            .as_ref()
+            .map(ActorCell::get_id),
+        Some(cells[0].get_id())
     );
     assert!(t.where_is(Some("c"), "missing").is_empty());
     assert_eq!(t.snapshots()[0].remote_actors, 2);
+    assert_eq!(t.snapshots()[1].remote_actors, 1, "a record counts");
     let owners = t.proxy_owners();
     assert_eq!(
         owners.get(&cells[1].get_id()),
         Some(&("c".to_owned(), 11, Some("other".to_owned())))
     );
+    assert_eq!(owners.len(), 3, "records own no actor id: {owners:?}");
+    // A proxy started for a record the peer has since withdrawn is ignored.
+    t.proxies(
+        2,
+        vec![ProxyChange::Down { pid: 20 }, started(20, &cells[0])],
+    );
+    assert!(t.where_is(Some("b"), "w").is_empty());
     t.proxies(1, vec![ProxyChange::Down { pid: 10 }]);
     assert_eq!(t.where_is(Some("c"), "w").len(), 0);
     assert_eq!(t.get(1).map(|e| e.proxy_cells().count()), Some(1));
