@@ -6,7 +6,7 @@
 //! server must not wait on a session (a session may be waiting on it, for a
 //! claim), so the asking and the answer run in a task of their own.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use ractor::{ActorCell, ActorRef, RpcReplyPort, rpc::CallResult};
 
@@ -15,18 +15,22 @@ use super::{info::SessionId, session::SessionMsg, table::Found, table::SessionTa
 /// The proxies started for a lookup, by (session, pid).
 pub(crate) type Started = HashMap<(SessionId, u64), ActorCell>;
 
+/// A peer actor whose proxy a lookup needs: (session, pid, name).
+pub(crate) type Wanted = (SessionId, u64, Option<Arc<str>>);
+
 /// The longest a lookup waits for a session to start proxies (behind a
 /// sync of many actors, say); a session that does not answer in time
 /// leaves its actors out of the answer.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Found {
-    /// Whether its proxy must be started before it can be handed out.
-    pub(crate) fn needs_proxy(&self) -> Option<(SessionId, u64)> {
+    /// What to ask its session for when its proxy must be started before
+    /// it can be handed out.
+    pub(crate) fn needs_proxy(&self) -> Option<Wanted> {
         self.proxy
             .cell
             .is_none()
-            .then_some((self.session, self.pid))
+            .then(|| (self.session, self.pid, self.proxy.name.clone()))
     }
 
     /// Its proxy, started before or for this lookup; `None` if the session
@@ -44,7 +48,7 @@ impl Found {
 /// proxies in `missing`; at once when it is empty.
 pub(crate) fn answer<T: Send + 'static>(
     table: &SessionTable<ActorRef<SessionMsg>>,
-    missing: Vec<(SessionId, u64)>,
+    missing: Vec<Wanted>,
     reply: RpcReplyPort<T>,
     finish: impl FnOnce(&Started) -> T + Send + 'static,
 ) {
@@ -52,12 +56,13 @@ pub(crate) fn answer<T: Send + 'static>(
         let _ = reply.send(finish(&Started::new()));
         return;
     }
-    let mut asks: HashMap<SessionId, (Option<ActorRef<SessionMsg>>, Vec<u64>)> = HashMap::new();
-    for (session, pid) in missing {
+    type Ask = (Option<ActorRef<SessionMsg>>, Vec<(u64, Option<Arc<str>>)>);
+    let mut asks: HashMap<SessionId, Ask> = HashMap::new();
+    for (session, pid, name) in missing {
         asks.entry(session)
             .or_insert_with(|| (table.get(session).map(|e| e.handle.clone()), Vec::new()))
             .1
-            .push(pid);
+            .push((pid, name));
     }
     tokio::spawn(async move {
         let mut started = Started::new();

@@ -59,7 +59,7 @@ pub(crate) fn reached(found: Found, cell: ActorCell) -> Reached {
         pid: found.pid,
         name: found.proxy.name.as_deref().map(str::to_owned),
         cell,
-        schema: found.proxy.schema,
+        schema: found.proxy.schema(),
     }
 }
 

@@ -15,7 +15,7 @@ use super::info::{SessionId, SessionInfo, SessionState};
 use crate::{
     auth::Peer,
     pb,
-    registry::{ProxyChange, RemoteActorInfo},
+    registry::{ActorType, ProxyChange, RemoteActorInfo},
     remote_actor::SessionLink,
     wire::MessageSchema,
 };
@@ -24,11 +24,18 @@ use crate::{
 #[derive(Debug, Clone)]
 pub(crate) struct Proxy {
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) message_type: Option<Arc<str>>,
-    /// The message type's description, if the peer sent one.
-    pub(crate) schema: Option<Arc<MessageSchema>>,
+    /// Its message type (name and description), shared by the actors of
+    /// that type.
+    pub(crate) message_type: Option<Arc<ActorType>>,
     /// Its proxy, once the session started one (see the mirror).
     pub(crate) cell: Option<ActorCell>,
+}
+
+impl Proxy {
+    /// Its message type's description, if the peer sent one.
+    pub(crate) fn schema(&self) -> Option<Arc<MessageSchema>> {
+        self.message_type.as_ref()?.schema.clone()
+    }
 }
 
 /// A peer's actor the directory found.
@@ -48,7 +55,7 @@ impl Found {
             peer: self.peer,
             pid: self.pid,
             name: self.proxy.name.as_deref().map(str::to_owned),
-            message_type: self.proxy.message_type.as_deref().map(str::to_owned),
+            message_type: self.proxy.message_type.as_ref().map(|t| t.name.clone()),
             cell,
         }
     }
@@ -193,14 +200,12 @@ impl<H> SessionTable<H> {
                     pid,
                     name,
                     message_type,
-                    schema,
                 } => {
                     e.proxies.insert(
                         pid,
                         Proxy {
                             name,
                             message_type,
-                            schema,
                             cell: None,
                         },
                     );

@@ -12,7 +12,7 @@
 //! through the session's link.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -37,6 +37,16 @@ pub(crate) fn next_node_id() -> u64 {
     NEXT_NODE_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A message type of the peer's actors, held once however many actors
+/// have it.
+#[derive(Debug)]
+pub(crate) struct ActorType {
+    /// Its name, as the peer advertised it.
+    pub(crate) name: String,
+    /// Its description, if the peer sent one.
+    pub(crate) schema: Option<Arc<MessageSchema>>,
+}
+
 /// A change to what the mirror knows, reported to the node server's
 /// directory.
 #[derive(Debug)]
@@ -45,23 +55,13 @@ pub(crate) enum ProxyChange {
     Advertised {
         pid: u64,
         name: Option<Arc<str>>,
-        /// Its message type's name, as the peer advertised it.
-        message_type: Option<Arc<str>>,
-        /// That type's description, if the peer sent one.
-        schema: Option<Arc<MessageSchema>>,
+        /// Its message type, if the peer named one.
+        message_type: Option<Arc<ActorType>>,
     },
     /// A proxy now stands for the advertised actor `pid`.
     Started { pid: u64, cell: ActorCell },
     /// The actor is gone (or its proxy failed).
     Down { pid: u64 },
-}
-
-/// One advertised actor.
-#[derive(Debug)]
-struct Known {
-    name: Option<Arc<str>>,
-    /// Its proxy, once something needed one.
-    proxy: Option<ActorRef<ProxyMsg>>,
 }
 
 /// See the module docs.
@@ -71,12 +71,12 @@ pub(crate) struct PeerMirror {
     link: Arc<SessionLink>,
     /// Where [`crate::send`] finds the link by `node_id`.
     _findable: Registered,
-    /// Every actor the peer advertises, by pid.
-    known: HashMap<u64, Known>,
-    /// The message types the peer described, by name.
-    schemas: HashMap<String, Arc<MessageSchema>>,
-    /// Message type names, each held once however many actors have it.
-    type_names: HashSet<Arc<str>>,
+    /// Every actor the peer advertises, by pid, with its proxy once
+    /// something needed one. The rest of a record (name, type) is in the
+    /// node's directory: this is what the mirror needs per actor.
+    known: HashMap<u64, Option<ActorRef<ProxyMsg>>>,
+    /// The peer's message types, by name.
+    types: HashMap<String, Arc<ActorType>>,
 }
 
 impl PeerMirror {
@@ -87,61 +87,63 @@ impl PeerMirror {
             _findable: register(node_id, &link),
             link,
             known: HashMap::new(),
-            schemas: HashMap::new(),
-            type_names: HashSet::new(),
+            types: HashMap::new(),
         }
     }
 
-    /// The shared copy of the type name `name`.
-    fn type_name(&mut self, name: String) -> Option<Arc<str>> {
+    /// The message type named `name`, held once.
+    fn actor_type(&mut self, name: String) -> Option<Arc<ActorType>> {
         if name.is_empty() {
             return None;
         }
-        if let Some(known) = self.type_names.get(name.as_str()) {
-            return Some(known.clone());
-        }
-        let name: Arc<str> = name.into();
-        self.type_names.insert(name.clone());
-        Some(name)
+        let kind = self.types.entry(name).or_insert_with_key(|name| {
+            Arc::new(ActorType {
+                name: name.clone(),
+                schema: None,
+            })
+        });
+        Some(kind.clone())
     }
 
-    /// Records the peer's actor `actor` if it is new; returns its pid.
-    fn record(&mut self, mut actor: pb::ActorRef, changes: &mut Vec<ProxyChange>) -> u64 {
+    /// Records the peer's actor `actor` if it is new; returns its pid and
+    /// name.
+    fn record(
+        &mut self,
+        mut actor: pb::ActorRef,
+        changes: &mut Vec<ProxyChange>,
+    ) -> (u64, Option<Arc<str>>) {
         if let Some(description) = actor.message.take() {
             self.learn(description);
         }
         let pid = actor.pid;
+        let name: Option<Arc<str>> = (!actor.name.is_empty()).then(|| actor.name.into());
         if !self.known.contains_key(&pid) {
-            let name: Option<Arc<str>> = (!actor.name.is_empty()).then(|| actor.name.into());
-            let message_type = self.type_name(actor.message_type);
-            let schema = message_type
-                .as_ref()
-                .and_then(|t| self.schemas.get(&**t))
-                .cloned();
+            let message_type = self.actor_type(actor.message_type);
             changes.push(ProxyChange::Advertised {
                 pid,
                 name: name.clone(),
                 message_type,
-                schema,
             });
-            self.known.insert(pid, Known { name, proxy: None });
+            self.known.insert(pid, None);
         }
-        pid
+        (pid, name)
     }
 
-    /// The proxy for the advertised actor `pid`, started if it has none;
-    /// `None` if the peer does not advertise `pid` (any more).
+    /// The proxy for the advertised actor `pid` (named `name`, for logs),
+    /// started if it has none; `None` if the peer does not advertise `pid`
+    /// (any more).
     async fn proxy(
         &mut self,
         supervisor: &ActorCell,
         pid: u64,
+        name: Option<&str>,
         changes: &mut Vec<ProxyChange>,
     ) -> Option<ActorCell> {
-        let known = self.known.get_mut(&pid)?;
-        if let Some(p) = &known.proxy {
+        let slot = self.known.get_mut(&pid)?;
+        if let Some(p) = slot {
             return Some(p.get_cell());
         }
-        let label = match &known.name {
+        let label = match name {
             Some(name) => format!("{name}@{}", self.link.peer()),
             None => format!("{pid}@{}", self.link.peer()),
         };
@@ -168,9 +170,9 @@ impl PeerMirror {
         .await
         {
             Ok((proxy, _)) => {
-                debug!(peer = %self.link.peer(), pid, name = ?known.name, "proxy started");
+                debug!(peer = %self.link.peer(), pid, ?name, "proxy started");
                 let cell = proxy.get_cell();
-                known.proxy = Some(proxy);
+                *slot = Some(proxy);
                 changes.push(ProxyChange::Started {
                     pid,
                     cell: cell.clone(),
@@ -184,14 +186,18 @@ impl PeerMirror {
         }
     }
 
-    /// Keeps a message type's description the peer sent; one that does not
-    /// parse is logged and left out (its actors are still reachable, with
-    /// payload bytes).
+    /// Keeps a message type's description the peer sent, for the actors
+    /// of that type recorded from now on; one that does not parse is logged
+    /// and left out (its actors are still reachable, with payload bytes).
     fn learn(&mut self, description: pb::MessageDescription) {
         let name = description.type_name.clone();
         match MessageSchema::from_pb(description) {
             Ok(schema) => {
-                self.schemas.insert(name, Arc::new(schema));
+                let kind = ActorType {
+                    name: name.clone(),
+                    schema: Some(Arc::new(schema)),
+                };
+                self.types.insert(name, Arc::new(kind));
             }
             Err(e) => {
                 warn!(peer = %self.link.peer(), message_type = %name, error = %e, "ignoring a message type description that does not parse");
@@ -214,8 +220,8 @@ impl PeerMirror {
                 }
             }
             AdvertBody::Terminated(t) => {
-                if let Some(known) = self.known.remove(&t.pid) {
-                    if let Some(p) = known.proxy {
+                if let Some(slot) = self.known.remove(&t.pid) {
+                    if let Some(p) = slot {
                         end_proxy(&p.get_cell());
                     }
                     changes.push(ProxyChange::Down { pid: t.pid });
@@ -225,8 +231,9 @@ impl PeerMirror {
                 // pg holds cells: a member needs its proxy.
                 let mut cells = Vec::with_capacity(j.actors.len());
                 for actor in j.actors {
-                    let pid = self.record(actor, changes);
-                    if let Some(cell) = self.proxy(supervisor, pid, changes).await {
+                    let (pid, name) = self.record(actor, changes);
+                    if let Some(cell) = self.proxy(supervisor, pid, name.as_deref(), changes).await
+                    {
                         cells.push(cell);
                     }
                 }
@@ -239,7 +246,7 @@ impl PeerMirror {
                 let cells: Vec<ActorCell> = l
                     .pids
                     .iter()
-                    .filter_map(|pid| self.known.get(pid)?.proxy.as_ref().map(ActorRef::get_cell))
+                    .filter_map(|pid| self.known.get(pid)?.as_ref().map(ActorRef::get_cell))
                     .collect();
                 if !cells.is_empty() {
                     ractor::pg::leave_scoped(l.scope, l.group, cells);
@@ -248,17 +255,18 @@ impl PeerMirror {
         }
     }
 
-    /// The proxies of the advertised actors `pids`, started where they have
-    /// none yet; pids the peer does not advertise are left out.
+    /// The proxies of the advertised actors `wanted` (pid and name),
+    /// started where they have none yet; pids the peer does not advertise
+    /// are left out.
     pub(crate) async fn proxies(
         &mut self,
         supervisor: &ActorCell,
-        pids: &[u64],
+        wanted: Vec<(u64, Option<Arc<str>>)>,
         changes: &mut Vec<ProxyChange>,
     ) -> Vec<(u64, ActorCell)> {
-        let mut out = Vec::with_capacity(pids.len());
-        for &pid in pids {
-            if let Some(cell) = self.proxy(supervisor, pid, changes).await {
+        let mut out = Vec::with_capacity(wanted.len());
+        for (pid, name) in wanted {
+            if let Some(cell) = self.proxy(supervisor, pid, name.as_deref(), changes).await {
                 out.push((pid, cell));
             }
         }
@@ -282,10 +290,8 @@ impl PeerMirror {
     /// still queued in it fails as a disconnect and a queued cast is counted
     /// as refused, rather than vanishing with the mailbox.
     pub(crate) fn stop_all(&mut self) {
-        for (_, known) in self.known.drain() {
-            if let Some(p) = known.proxy {
-                end_proxy(&p.get_cell());
-            }
+        for p in self.known.drain().filter_map(|(_, slot)| slot) {
+            end_proxy(&p.get_cell());
         }
     }
 }

@@ -16,4 +16,4 @@ mod mirror;
 pub use adverts::AdvertiseMode;
 pub(crate) use adverts::{Adverts, local_pid};
 pub use lookup::{Lookup, RemoteActorInfo, where_is, where_is_all};
-pub(crate) use mirror::{AdvertBody, PeerMirror, ProxyChange, end_proxy};
+pub(crate) use mirror::{ActorType, AdvertBody, PeerMirror, ProxyChange, end_proxy};

@@ -67,9 +67,12 @@ pub(crate) enum SessionMsg {
     /// counted them as one in `handed_over`).
     Act(Vec<Action>),
     /// The node server needs proxies for these advertised actors of the
-    /// peer (a lookup found them): start those not started yet; the reply
-    /// has each that is still advertised.
-    Proxies(Vec<u64>, RpcReplyPort<Vec<(u64, ActorCell)>>),
+    /// peer (pid and name; a lookup found them): start those not started
+    /// yet; the reply has each that is still advertised.
+    Proxies(
+        Vec<(u64, Option<Arc<str>>)>,
+        RpcReplyPort<Vec<(u64, ActorCell)>>,
+    ),
     /// The node server's snapshot of this node's actors and groups: send it,
     /// then Ready.
     Sync(Vec<pb::Envelope>),
@@ -210,11 +213,11 @@ impl Actor for NodeSession {
                 state.handed_over.fetch_sub(1, Ordering::Release);
                 return Ok(());
             }
-            SessionMsg::Proxies(pids, reply) => {
+            SessionMsg::Proxies(wanted, reply) => {
                 let mut changes = Vec::new();
                 let cells = state
                     .mirror
-                    .proxies(&myself.get_cell(), &pids, &mut changes)
+                    .proxies(&myself.get_cell(), wanted, &mut changes)
                     .await;
                 state.report_proxies(&mut changes);
                 let _ = reply.send(cells);

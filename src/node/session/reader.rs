@@ -53,6 +53,9 @@ pub(super) fn take(
     }
 }
 
+/// The most actions' room the reader keeps between reads.
+const KEEP_ACTIONS: usize = 256;
+
 /// Reads until the stream ends or the session actor is gone.
 pub(super) async fn read(
     mut inbound: Streaming<pb::Frame>,
@@ -79,6 +82,11 @@ pub(super) async fn read(
                 }
                 other => handing.push(other),
             }
+        }
+        // A frame of many envelopes (a large sync) must not leave its
+        // size behind in the buffer kept for the next read.
+        if actions.capacity() > KEEP_ACTIONS {
+            actions = Vec::new();
         }
         if !handing.is_empty() {
             handed_over.fetch_add(1, Ordering::AcqRel);

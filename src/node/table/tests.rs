@@ -196,7 +196,6 @@ async fn the_directory_finds_ready_peers_actors_by_name_in_peer_order() {
         pid,
         name: Some(name.into()),
         message_type: None,
-        schema: None,
     };
     let started = |pid: u64, cell: &ActorCell| ProxyChange::Started {
         pid,
@@ -224,7 +223,10 @@ async fn the_directory_finds_ready_peers_actors_by_name_in_peer_order() {
         [("b".into(), 20, true), ("c".into(), 10, false)],
         "not syncing s"
     );
-    assert_eq!(t.where_is(Some("b"), "w")[0].needs_proxy(), Some((2, 20)));
+    assert_eq!(
+        t.where_is(Some("b"), "w")[0].needs_proxy(),
+        Some((2, 20, Some("w".into())))
+    );
     assert_eq!(
         t.where_is(Some("c"), "w")[0]
             .proxy
