@@ -40,6 +40,12 @@ pub struct SessionCounters {
     pub calls_in_flight: u64,
     /// Bytes of envelopes queued towards the peer right now.
     pub queued_bytes: u64,
+    /// Bytes of the peer's casts this node's actors hold right now, not yet
+    /// taken (payload plus mailbox cost; see
+    /// [`NodeConfig::with_receive_budget`](crate::NodeConfig::with_receive_budget)).
+    pub inbox_bytes: u64,
+    /// The most `inbox_bytes` has been.
+    pub inbox_peak_bytes: u64,
 }
 
 /// How long a Ping takes to be answered on a session.
@@ -114,6 +120,8 @@ impl LinkStats {
             undecodable: get(&self.undecodable),
             calls_in_flight,
             queued_bytes,
+            inbox_bytes: 0,
+            inbox_peak_bytes: 0,
         }
     }
 }
@@ -175,6 +183,8 @@ mod tests {
                 overflowed: 8,
                 queued_bytes: 10,
                 calls_in_flight: 11,
+                inbox_bytes: 0,
+                inbox_peak_bytes: 0,
             }
         );
     }

@@ -236,6 +236,7 @@ fn deserialize(m: &ClusterMessage) -> TokenStream {
                 args: #cast_args,
                 metadata: __metadata,
             } => {
+                ::ractor_grpc::__private::message_taken(__metadata.as_deref());
                 #fail
                 #cast
             }

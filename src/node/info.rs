@@ -111,6 +111,8 @@ impl SessionInfo {
             smoothed_rtt_us: self.round_trip.map_or(0, |r| micros(r.smoothed)),
             incarnation: self.peer_incarnation.unwrap_or_default(),
             overflowed: self.counters.overflowed,
+            inbox_bytes: self.counters.inbox_bytes,
+            inbox_peak_bytes: self.counters.inbox_peak_bytes,
         }
     }
 }

@@ -328,6 +328,7 @@ impl NodeServerState {
             adverts: self.adverts.clone(),
             max_message_size: self.config.max_message_size(),
             queue_limit: self.config.queue_limit(),
+            receive_budget: self.config.receive_budget(),
         };
         let actor = match Actor::spawn_linked(None, NodeSession, args, myself.get_cell()).await {
             Ok((actor, _)) => actor,

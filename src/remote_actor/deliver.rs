@@ -16,6 +16,7 @@ use super::{
     error::CallError,
     link::SessionLink,
     report::{Registration, Sink},
+    room::IN_MAILBOX,
 };
 use crate::{
     counters::bump,
@@ -55,9 +56,10 @@ pub(crate) struct Delivery {
 impl Delivery {
     /// Delivery through `link` to `actors`.
     pub(crate) fn new(link: Arc<SessionLink>, actors: Arc<dyn LocalActors>) -> Self {
-        let cast_report = Arc::new(Registration::new(Sink::Counter(
-            link.stats.undecodable.clone(),
-        )));
+        let cast_report = Arc::new(Registration::new(Sink::Casts {
+            undecodable: link.stats.undecodable.clone(),
+            inbox: link.inbox.clone(),
+        }));
         Self {
             link,
             actors,
@@ -88,12 +90,20 @@ impl Delivery {
             warn!(peer = %link.peer(), pid = c.to, variant = %c.variant, "dropping a cast for an unknown actor");
             return;
         };
+        // What it will cost until the actor takes it: its bytes and its
+        // place in the mailbox.
+        let cost = u32::try_from(c.args.len() + c.variant.len() + IN_MAILBOX).unwrap_or(u32::MAX);
+        let charged = link.inbox.charge(c.to, &cell, cost as usize);
         let message = SerializedMessage::Cast {
             variant: c.variant,
             args: c.args,
-            metadata: Some(self.cast_report.metadata()),
+            metadata: Some(
+                self.cast_report
+                    .cast_metadata(c.to, u32::try_from(charged).unwrap_or(u32::MAX)),
+            ),
         };
         if cell.send_serialized(message).is_err() {
+            link.inbox.refund(c.to, charged);
             bump(&link.stats.unknown_actor);
             warn!(peer = %link.peer(), pid = c.to, "dropping a cast for an actor that stopped");
         }

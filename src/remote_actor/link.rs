@@ -27,7 +27,7 @@ use tokio::{
 };
 use tracing::{debug, warn};
 
-use super::{error::CallError, report};
+use super::{error::CallError, inbox::Inbox, report};
 use crate::{
     counters::{LinkStats, SessionCounters, bump},
     pb::{self, envelope::Body},
@@ -76,6 +76,9 @@ pub(crate) struct SessionLink {
     /// outlive it.
     closed: watch::Sender<Option<DisconnectReason>>,
     pub(crate) stats: LinkStats,
+    /// What this node's actors hold of the peer's casts (the reader stops
+    /// reading past its budget).
+    pub(crate) inbox: Arc<Inbox>,
 }
 
 impl SessionLink {
@@ -87,6 +90,7 @@ impl SessionLink {
         frames: FrameTx,
         max_message_size: usize,
         queue_limit: usize,
+        receive_budget: usize,
     ) -> (Self, JoinHandle<()>) {
         let (close, close_rx) = oneshot::channel();
         // Room for the frame's own overhead.
@@ -110,6 +114,7 @@ impl SessionLink {
             next_tag: AtomicU64::new(1),
             closed: watch::Sender::new(None),
             stats: LinkStats::default(),
+            inbox: Arc::new(Inbox::new(receive_budget)),
         };
         (link, writer)
     }
@@ -239,6 +244,9 @@ impl SessionLink {
             return;
         }
         self.pending().insert(tag, pending);
+        // A reader holding back for room must read on: this call's answer
+        // may be what a busy actor waits for.
+        self.inbox.wake();
         let call = pb::Call {
             to,
             variant,
@@ -330,8 +338,22 @@ impl SessionLink {
 
     /// The counters as they are now.
     pub(crate) fn counters(&self) -> SessionCounters {
-        self.stats
-            .snapshot(self.outbox.held() as u64, self.pending().len() as u64)
+        let mut counters = self
+            .stats
+            .snapshot(self.outbox.held() as u64, self.pending().len() as u64);
+        counters.inbox_bytes = self.inbox.held() as u64;
+        counters.inbox_peak_bytes = self.inbox.peak() as u64;
+        counters
+    }
+
+    /// Calls sent on this session and not yet answered.
+    pub(crate) fn calls_in_flight(&self) -> usize {
+        self.pending().len()
+    }
+
+    /// Whether the link has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.borrow().is_some()
     }
 
     /// Ends the link: the writer flushes what is queued and sends `last` (a

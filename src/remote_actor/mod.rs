@@ -9,6 +9,7 @@
 mod call;
 mod deliver;
 mod error;
+mod inbox;
 mod link;
 mod ports;
 mod proxy;
@@ -20,7 +21,7 @@ pub(crate) use call::call_serialized;
 pub(crate) use deliver::{Delivery, LocalActors, Traffic};
 pub use error::{CallError, CallErrorKind};
 pub(crate) use link::SessionLink;
-pub use ports::{bytes_to_typed_port, decode_failed, typed_to_bytes_port};
+pub use ports::{bytes_to_typed_port, decode_failed, message_taken, typed_to_bytes_port};
 pub(crate) use proxy::{ProxyMsg, ProxyState, RemoteActor};
 pub(crate) use room::{Registered, register};
 pub use room::{SendError, send};

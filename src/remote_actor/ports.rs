@@ -76,6 +76,14 @@ pub fn bytes_to_typed_port<T: Wire + Send + 'static>(
     reply::port(tx, timeout)
 }
 
+/// Called by generated `deserialize` first, for every cast: the actor is
+/// taking it, so its session's receive budget gets its charge back (see
+/// [`NodeConfig::with_receive_budget`](crate::NodeConfig::with_receive_budget)).
+/// Metadata that is not a delivered cast's is ignored.
+pub fn message_taken(metadata: Option<&[u8]>) {
+    report::taken(metadata);
+}
+
 /// Called by generated `deserialize` when a message does not decode: logs it
 /// and reports it to whoever sent it (an error reply for a call, a counted
 /// drop for a cast).

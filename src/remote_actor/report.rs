@@ -17,7 +17,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use super::error::CallError;
+use super::{error::CallError, inbox::Inbox};
 
 const MAGIC: &[u8; 6] = b"rgrpc1";
 
@@ -26,8 +26,12 @@ const MAGIC: &[u8; 6] = b"rgrpc1";
 pub(crate) enum Sink {
     /// One call: the first report ends it.
     Call(oneshot::Sender<CallError>),
-    /// A stream of casts: reports are counted.
-    Counter(Arc<AtomicU64>),
+    /// A session's casts: failures are counted in `undecodable`, and each
+    /// cast taken gives back its charge to `inbox`.
+    Casts {
+        undecodable: Arc<AtomicU64>,
+        inbox: Arc<Inbox>,
+    },
 }
 
 static SINKS: LazyLock<Mutex<HashMap<u64, Sink>>> = LazyLock::new(Default::default);
@@ -59,6 +63,15 @@ impl Registration {
     pub(crate) fn metadata(&self) -> Vec<u8> {
         tagged(MAGIC, self.token)
     }
+
+    /// The metadata of a cast to the local actor `pid` charged `cost` in
+    /// this (casts) sink's inbox: the token, then the pid and the cost.
+    pub(crate) fn cast_metadata(&self, pid: u64, cost: u32) -> Vec<u8> {
+        let mut m = tagged(MAGIC, self.token);
+        m.extend_from_slice(&pid.to_be_bytes());
+        m.extend_from_slice(&cost.to_be_bytes());
+        m
+    }
 }
 
 impl Drop for Registration {
@@ -84,9 +97,41 @@ pub(crate) fn tag_of(magic: &[u8], metadata: Option<&[u8]>) -> Option<u64> {
     Some(u64::from_be_bytes(rest.try_into().ok()?))
 }
 
-/// The token named by `metadata`, if it is one of ours.
+/// The token named by `metadata`, if it is one of ours (a cast's carries
+/// its pid and cost after it).
 pub(crate) fn token_of(metadata: Option<&[u8]>) -> Option<u64> {
-    tag_of(MAGIC, metadata)
+    let rest = metadata?.strip_prefix(MAGIC)?;
+    match rest.len() {
+        8 | CAST_TAIL => Some(u64::from_be_bytes(rest.get(..8)?.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// Bytes after the magic in a cast's metadata: token, pid, cost.
+const CAST_TAIL: usize = 8 + 8 + 4;
+
+/// A local actor took the cast whose metadata is `metadata` (the derive's
+/// decoder calls this first): its charge goes back to its session's inbox.
+pub(crate) fn taken(metadata: Option<&[u8]>) {
+    let Some(rest) = metadata.and_then(|m| m.strip_prefix(MAGIC)) else {
+        return;
+    };
+    if rest.len() != CAST_TAIL {
+        return;
+    }
+    let word = |range: std::ops::Range<usize>| rest.get(range).and_then(|b| b.try_into().ok());
+    let (Some(token), Some(pid), Some(cost)) = (word(0..8), word(8..16), rest.get(16..20)) else {
+        return;
+    };
+    let Ok(cost) = <[u8; 4]>::try_from(cost) else {
+        return;
+    };
+    let inbox = match sinks().get(&u64::from_be_bytes(token)) {
+        Some(Sink::Casts { inbox, .. }) => inbox.clone(),
+        _ => return,
+    };
+    let cost = usize::try_from(u32::from_be_bytes(cost)).unwrap_or(usize::MAX);
+    inbox.taken(u64::from_be_bytes(pid), cost);
 }
 
 /// Delivers the failure `error` builds to the sink named by `metadata`, if
@@ -101,8 +146,8 @@ pub(crate) fn report(metadata: Option<&[u8]>, error: impl FnOnce() -> CallError)
 pub(crate) fn report_to(token: u64, error: impl FnOnce() -> CallError) {
     let mut map = sinks();
     match map.get(&token) {
-        Some(Sink::Counter(c)) => {
-            c.fetch_add(1, Ordering::Relaxed);
+        Some(Sink::Casts { undecodable, .. }) => {
+            undecodable.fetch_add(1, Ordering::Relaxed);
         }
         Some(Sink::Call(_)) => {
             if let Some(Sink::Call(tx)) = map.remove(&token) {
@@ -131,10 +176,13 @@ mod tests {
     #[test]
     fn a_counter_counts_and_foreign_metadata_is_ignored() {
         let counter = Arc::new(AtomicU64::new(0));
-        let reg = Registration::new(Sink::Counter(counter.clone()));
+        let reg = Registration::new(Sink::Casts {
+            undecodable: counter.clone(),
+            inbox: Arc::new(Inbox::new(1 << 20)),
+        });
         let md = reg.metadata();
         report(Some(&md), || CallError::Timeout);
-        report(Some(&md), || CallError::Timeout);
+        report(Some(&reg.cast_metadata(7, 100)), || CallError::Timeout);
         report(Some(b"something else"), || CallError::Timeout);
         report(None, || CallError::Timeout);
         assert_eq!(counter.load(Ordering::Relaxed), 2);
@@ -142,5 +190,49 @@ mod tests {
         report(Some(&md), || CallError::Timeout);
         assert_eq!(counter.load(Ordering::Relaxed), 2);
         assert_eq!(token_of(Some(b"rgrpc1short")), None);
+    }
+
+    #[tokio::test]
+    async fn a_taken_cast_gives_its_charge_back_to_its_sessions_inbox() {
+        let inbox = Arc::new(Inbox::new(100));
+        let reg = Registration::new(Sink::Casts {
+            undecodable: Arc::new(AtomicU64::new(0)),
+            inbox: inbox.clone(),
+        });
+        let (actor, _) = ractor::Actor::spawn(None, Nothing, ())
+            .await
+            .expect("spawn");
+        let cell = actor.get_cell();
+        // The first cast is not charged; taking it shows the actor reports.
+        let first = inbox.charge(7, &cell, 150);
+        taken(Some(
+            &reg.cast_metadata(7, u32::try_from(first).expect("small")),
+        ));
+        let charged = inbox.charge(7, &cell, 150);
+        assert_eq!((charged, inbox.held()), (150, 150));
+        // Foreign or malformed metadata gives nothing back.
+        taken(Some(b"rgrpc1"));
+        taken(Some(&reg.metadata()));
+        taken(None);
+        assert_eq!(inbox.held(), 150);
+        taken(Some(&reg.cast_metadata(7, 150)));
+        assert_eq!(inbox.held(), 0);
+        actor.stop(None);
+    }
+
+    struct Nothing;
+
+    impl ractor::Actor for Nothing {
+        type Msg = ();
+        type State = ();
+        type Arguments = ();
+
+        async fn pre_start(
+            &self,
+            _: ractor::ActorRef<()>,
+            (): (),
+        ) -> Result<(), ractor::ActorProcessingErr> {
+            Ok(())
+        }
     }
 }

@@ -28,7 +28,7 @@ const MAGIC: &[u8; 6] = b"rgroom";
 /// slot), about 160 bytes as measured in the bench's burst. `send` reserves
 /// it too, so what it waits on bounds the sender's backlog in memory, not
 /// just in bytes on the wire.
-const IN_MAILBOX: usize = 160;
+pub(crate) const IN_MAILBOX: usize = 160;
 
 /// Why [`send`] did not hand the message over.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -58,6 +58,8 @@ pub(crate) struct SessionArgs {
     pub(crate) max_message_size: usize,
     /// Bytes the session may hold for its peer (see the link).
     pub(crate) queue_limit: usize,
+    /// Bytes of casts local actors may hold untaken (see the inbox).
+    pub(crate) receive_budget: usize,
 }
 
 /// Messages a session handles.
@@ -146,7 +148,12 @@ impl Actor for NodeSession {
             admission,
             ..
         } = args.stream;
-        let (link, writer) = SessionLink::new(outbound, args.max_message_size, args.queue_limit);
+        let (link, writer) = SessionLink::new(
+            outbound,
+            args.max_message_size,
+            args.queue_limit,
+            args.receive_budget,
+        );
         let link = Arc::new(link);
         let delivery = Delivery::new(link.clone(), args.adverts);
         let mut first = Vec::new();

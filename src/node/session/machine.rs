@@ -126,6 +126,9 @@ struct Liveness {
     on: bool,
     /// When the peer's last frame arrived.
     last_heard: Option<Instant>,
+    /// The reader is holding back (this node's actors are behind): the
+    /// peer's silence is ours, not a sign it is down.
+    held_back: bool,
     /// When to send the next Ping (`None`: at the next tick).
     next_ping: Option<Instant>,
     /// The last Ping sent and not yet answered: its seq and when it left.
@@ -140,6 +143,7 @@ impl Liveness {
             heartbeat,
             on: false,
             last_heard: None,
+            held_back: false,
             next_ping: None,
             outstanding: None,
             seq: 0,
@@ -407,15 +411,29 @@ impl SessionMachine {
         }
     }
 
+    /// The reader stops (`true`) or starts again reading at `now`, holding
+    /// back for this node's actors to catch up. Meanwhile the peer's frames
+    /// wait unread, so its silence does not count; the timeout starts again
+    /// when reading does.
+    pub(crate) fn hold_back(&mut self, held: bool, now: Instant) {
+        let l = &mut self.liveness;
+        l.held_back = held;
+        if !held && l.last_heard.is_some() {
+            l.last_heard = Some(now);
+        }
+    }
+
     /// The clock reads `now`: a peer silent past the heartbeat timeout is
-    /// down; otherwise a Ping goes out when one is due.
+    /// down (unless the reader is holding back); otherwise a Ping goes out
+    /// when one is due.
     pub(crate) fn tick(&mut self, now: Instant, out: &mut Vec<Action>) {
         let l = &mut self.liveness;
         if self.ended || !l.on {
             return;
         }
         let timeout = l.heartbeat.timeout;
-        if let Some(heard) = l.last_heard
+        if !l.held_back
+            && let Some(heard) = l.last_heard
             && now.saturating_duration_since(heard) > timeout
         {
             let detail = format!(

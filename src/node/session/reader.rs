@@ -6,6 +6,10 @@
 //! queued here too. What needs the actor (a claim, an advert, the peer's
 //! Ready, a report, the end) is handed to it in order.
 //!
+//! It holds back reading while this node's actors hold more of the peer's
+//! casts than the receive budget (see the inbox), so a slow actor's backlog
+//! stays with the peer, whose queue limit bounds it.
+//!
 //! Everything the peer sent is carried out in the order it was sent: while
 //! the actor still has handed-over actions to finish (an advert's proxies to
 //! start, say), traffic is handed over behind them instead of delivered
@@ -16,7 +20,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use ractor::ActorRef;
@@ -26,7 +30,10 @@ use super::{
     driver::{SessionMsg, lock},
     machine::{Action, SessionMachine},
 };
-use crate::{pb, remote_actor::Delivery};
+use crate::{
+    pb,
+    remote_actor::{Delivery, SessionLink},
+};
 
 /// Feeds the machine one read of the stream, arrived at `now`: a frame, the
 /// stream's end, or the status it failed with (a frame that did not decode
@@ -51,6 +58,35 @@ pub(super) fn take(
             true
         }
     }
+}
+
+/// How often a reader holding back for room looks again without being woken
+/// (an actor that stopped gives its charges back only when looked at).
+const RECHECK: Duration = Duration::from_millis(50);
+
+/// Holds back reading while this node's actors hold more of the peer's
+/// casts than the receive budget: the peer's queue takes the backlog. Reads
+/// on at once while this node has calls in flight on the session (an actor
+/// may be waiting on one of their replies) or once the link ends. The
+/// machine does not count the pause as the peer's silence.
+async fn wait_for_room(link: &SessionLink, machine: &Mutex<SessionMachine>) {
+    let inbox = &link.inbox;
+    if !inbox.over_budget() {
+        return;
+    }
+    lock(machine).hold_back(true, Instant::now());
+    loop {
+        inbox.reclaim_stopped();
+        if !inbox.over_budget() || link.calls_in_flight() > 0 || link.is_closed() {
+            break;
+        }
+        tokio::select! {
+            () = inbox.changed() => {}
+            () = link.ended() => break,
+            () = tokio::time::sleep(RECHECK) => {}
+        }
+    }
+    lock(machine).hold_back(false, Instant::now());
 }
 
 /// The most actions' room the reader keeps between reads.
@@ -97,5 +133,6 @@ pub(super) async fn read(
         if ended {
             return;
         }
+        wait_for_room(&delivery.link, &machine).await;
     }
 }
