@@ -91,6 +91,8 @@ pub mod registry;
 mod remote_actor;
 mod reply;
 mod service;
+#[cfg(test)]
+mod test_actor;
 mod transport;
 pub mod wire;
 #[doc(hidden)]

@@ -161,33 +161,8 @@ impl Inbox {
 
 #[cfg(test)]
 mod tests {
-    use ractor::Actor;
-
     use super::*;
-
-    struct Idle;
-
-    impl Actor for Idle {
-        type Msg = ();
-        type State = ();
-        type Arguments = ();
-
-        async fn pre_start(
-            &self,
-            _: ractor::ActorRef<()>,
-            (): (),
-        ) -> Result<(), ractor::ActorProcessingErr> {
-            Ok(())
-        }
-    }
-
-    async fn cell() -> ActorCell {
-        Actor::spawn(None, Idle, ())
-            .await
-            .expect("spawn")
-            .0
-            .get_cell()
-    }
+    use crate::test_actor::idle_cell as cell;
 
     #[tokio::test]
     async fn an_actor_is_charged_only_once_it_has_reported_taking_a_message() {

@@ -199,10 +199,7 @@ mod tests {
             undecodable: Arc::new(AtomicU64::new(0)),
             inbox: inbox.clone(),
         });
-        let (actor, _) = ractor::Actor::spawn(None, Nothing, ())
-            .await
-            .expect("spawn");
-        let cell = actor.get_cell();
+        let cell = crate::test_actor::idle_cell().await;
         // The first cast is not charged; taking it shows the actor reports.
         let first = inbox.charge(7, &cell, 150);
         taken(Some(
@@ -217,22 +214,6 @@ mod tests {
         assert_eq!(inbox.held(), 150);
         taken(Some(&reg.cast_metadata(7, 150)));
         assert_eq!(inbox.held(), 0);
-        actor.stop(None);
-    }
-
-    struct Nothing;
-
-    impl ractor::Actor for Nothing {
-        type Msg = ();
-        type State = ();
-        type Arguments = ();
-
-        async fn pre_start(
-            &self,
-            _: ractor::ActorRef<()>,
-            (): (),
-        ) -> Result<(), ractor::ActorProcessingErr> {
-            Ok(())
-        }
+        cell.stop(None);
     }
 }

@@ -1,11 +1,14 @@
 //! The session table's answers, with numbered handles standing in for
 //! session actors.
 
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::ActorCell;
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::transport::{Direction, FrameTx};
+use crate::{
+    test_actor::idle_cell,
+    transport::{Direction, FrameTx},
+};
 
 fn peer(name: &str, listen_addr: &str) -> Peer {
     Peer {
@@ -167,32 +170,13 @@ async fn a_ready_newcomer_and_the_ready_peers_are_introduced_to_each_other() {
     assert!(intro[0].1.contains(&known("g", "127.0.0.1:7")), "{intro:?}");
 }
 
-struct Idle;
-
-impl Actor for Idle {
-    type Msg = ();
-    type State = ();
-    type Arguments = ();
-    async fn pre_start(&self, _: ActorRef<()>, (): ()) -> Result<(), ActorProcessingErr> {
-        Ok(())
-    }
-}
-
-async fn cell() -> ActorCell {
-    Actor::spawn(None, Idle, ())
-        .await
-        .expect("spawn")
-        .0
-        .get_cell()
-}
-
 #[tokio::test]
 async fn the_directory_finds_ready_peers_actors_by_name_in_peer_order() {
     let mut t = SessionTable::<u32>::default();
     add(&mut t, 1, "c", "127.0.0.1:3", SessionState::Ready);
     add(&mut t, 2, "b", "127.0.0.1:2", SessionState::Ready);
     add(&mut t, 3, "s", "127.0.0.1:5", SessionState::Authenticated);
-    let cells = [cell().await, cell().await, cell().await];
+    let cells = [idle_cell().await, idle_cell().await, idle_cell().await];
     let advertised = |pid: u64, name: &str| ProxyChange::Advertised {
         pid,
         name: Some(name.into()),
