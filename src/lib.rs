@@ -138,12 +138,12 @@ pub use counters::{RoundTrip, SessionCounters};
 pub use node::{
     ActorDescription, ActorTarget, AdvertiseFilter, ConnectError, ConnectionMode,
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_QUEUE_LIMIT,
-    DEFAULT_RECEIVE_BUDGET, DEFAULT_SHUTDOWN_GRACE, GroupInfo, GroupMember, HandshakeLimits,
-    HeartbeatConfig, LocalActorInfo, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer,
-    NodeServerMessage, NodeServerState, ReconnectConfig, SessionId, SessionInfo, SessionState,
-    TargetInfo, TargetState, client_connect, client_connect_enc, connect, connect_enc,
-    describe_actor, disconnect, keep_connected, list_actors, list_groups, list_sessions,
-    list_targets, node_info, subscribe, unsubscribe,
+    DEFAULT_SHUTDOWN_GRACE, GroupInfo, GroupMember, HandshakeLimits, HeartbeatConfig,
+    LocalActorInfo, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage,
+    NodeServerState, ReconnectConfig, SessionId, SessionInfo, SessionState, TargetInfo,
+    TargetState, client_connect, client_connect_enc, connect, connect_enc, describe_actor,
+    disconnect, keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info,
+    subscribe, unsubscribe,
 };
 pub use ractor_grpc_derive::{RactorClusterMessage, RactorMessage};
 pub use reason::{DisconnectCause, DisconnectReason};

@@ -150,9 +150,6 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// Default bytes a session may hold for its peer (32 MiB); see
 /// [`NodeConfig::with_queue_limit`].
 pub const DEFAULT_QUEUE_LIMIT: usize = 32 * 1024 * 1024;
-/// Default bytes a session lets its node's local actors hold unread in their
-/// mailboxes (4 MiB); see [`NodeConfig::with_receive_budget`].
-pub const DEFAULT_RECEIVE_BUDGET: usize = 4 * 1024 * 1024;
 /// Default deadline for a session's handshake and first sync.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time a stopping node gives its sessions and connections to end.
@@ -188,8 +185,8 @@ pub struct NodeConfig {
     max_message_size: usize,
     #[serde(default = "default_queue_limit")]
     queue_limit: usize,
-    #[serde(default = "default_receive_budget")]
-    receive_budget: usize,
+    #[serde(default)]
+    receive_budget: Option<usize>,
     #[serde(default = "default_handshake_timeout", with = "millis")]
     handshake_timeout: Duration,
     #[serde(default)]
@@ -237,7 +234,7 @@ impl NodeConfig {
             mode: ConnectionMode::default(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             queue_limit: DEFAULT_QUEUE_LIMIT,
-            receive_budget: DEFAULT_RECEIVE_BUDGET,
+            receive_budget: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             heartbeat: HeartbeatConfig::default(),
             reconnect: ReconnectConfig::default(),
@@ -306,18 +303,27 @@ impl NodeConfig {
     }
 
     /// Bytes of a peer's casts a session lets this node's actors hold in
-    /// their mailboxes, not yet taken (default 4 MiB, counted as the
-    /// payload plus what a message costs in a mailbox): the receive side of
-    /// the backpressure policy. Past it the session stops reading until
-    /// the actors catch up, so a slow actor makes the peer's queue fill
-    /// (and its senders wait or be refused) instead of this node's memory
-    /// grow. It keeps reading while this node has calls in flight on the
-    /// session, so a reply an actor waits for is never held back. Counted
-    /// for actors whose message type derives `RactorClusterMessage` (its
-    /// decoder reports each message it takes).
+    /// their mailboxes, not yet taken (counted as the payload plus what a
+    /// message costs in a mailbox; none by default): the receive side of
+    /// the backpressure policy, for nodes that must bound their memory.
+    /// Past it the session stops reading until the actors catch up, so a
+    /// slow actor makes the peer's queue fill (and its senders wait or be
+    /// refused) instead of this node's memory grow.
+    ///
+    /// The price is head-of-line blocking: while one slow actor holds the
+    /// budget, every message from that peer waits, calls to this node's
+    /// other actors included (a flooded 450-messages-a-second consumer
+    /// made calls to its node's other actors wait up to 4.4 s). Without a
+    /// budget the backlog waits in the slow actor's mailbox and the node
+    /// keeps answering. The session reads on while this node has calls in
+    /// flight on it, so a reply an actor waits for is never held back, and
+    /// holding back does not count as the peer's silence. Counted for
+    /// actors whose message type derives `RactorClusterMessage` (its
+    /// decoder reports each message it takes); what they hold shows as
+    /// `inbox_bytes` in ListPeers with or without a budget.
     #[must_use]
     pub fn with_receive_budget(mut self, bytes: usize) -> Self {
-        self.receive_budget = bytes;
+        self.receive_budget = Some(bytes);
         self
     }
 
@@ -428,8 +434,8 @@ impl NodeConfig {
         self.queue_limit
     }
 
-    /// The receive budget of each session, in bytes.
-    pub fn receive_budget(&self) -> usize {
+    /// The receive budget of each session, in bytes, if one is set.
+    pub fn receive_budget(&self) -> Option<usize> {
         self.receive_budget
     }
 
@@ -490,7 +496,7 @@ impl NodeConfig {
         if self.queue_limit < 64 * 1024 {
             return Err("the queue limit must be at least 64 KiB".into());
         }
-        if self.receive_budget < 64 * 1024 {
+        if self.receive_budget.is_some_and(|b| b < 64 * 1024) {
             return Err("the receive budget must be at least 64 KiB".into());
         }
         if self.handshake_timeout.is_zero() || self.heartbeat.interval.is_zero() {
@@ -538,10 +544,6 @@ fn default_max_message_size() -> usize {
 
 fn default_queue_limit() -> usize {
     DEFAULT_QUEUE_LIMIT
-}
-
-fn default_receive_budget() -> usize {
-    DEFAULT_RECEIVE_BUDGET
 }
 
 fn default_handshake_timeout() -> Duration {

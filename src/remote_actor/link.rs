@@ -90,7 +90,7 @@ impl SessionLink {
         frames: FrameTx,
         max_message_size: usize,
         queue_limit: usize,
-        receive_budget: usize,
+        receive_budget: Option<usize>,
     ) -> (Self, JoinHandle<()>) {
         let (close, close_rx) = oneshot::channel();
         // Room for the frame's own overhead.
@@ -114,7 +114,7 @@ impl SessionLink {
             next_tag: AtomicU64::new(1),
             closed: watch::Sender::new(None),
             stats: LinkStats::default(),
-            inbox: Arc::new(Inbox::new(receive_budget)),
+            inbox: Arc::new(Inbox::new(receive_budget.unwrap_or(usize::MAX))),
         };
         (link, writer)
     }

@@ -59,7 +59,7 @@ pub(crate) struct SessionArgs {
     /// Bytes the session may hold for its peer (see the link).
     pub(crate) queue_limit: usize,
     /// Bytes of casts local actors may hold untaken (see the inbox).
-    pub(crate) receive_budget: usize,
+    pub(crate) receive_budget: Option<usize>,
 }
 
 /// Messages a session handles.

@@ -26,7 +26,7 @@ fn link() -> Arc<SessionLink> {
             FrameTx::Dialer(tx),
             64 * 1024,
             crate::node::DEFAULT_QUEUE_LIMIT,
-            crate::node::DEFAULT_RECEIVE_BUDGET,
+            None,
         )
         .0,
     )
