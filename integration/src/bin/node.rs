@@ -110,6 +110,12 @@ struct RunArgs {
     /// control"); at least 65536.
     #[arg(long, default_value_t = ractor_grpc::DEFAULT_QUEUE_LIMIT)]
     queue_limit: usize,
+    /// Bytes of a peer's casts this node's actors may hold untaken before
+    /// the session stops reading until they catch up (README, "Flow
+    /// control": bounded memory, at the price of head-of-line blocking);
+    /// none if not given; at least 65536.
+    #[arg(long)]
+    receive_budget: Option<usize>,
     /// How long a peer may stay silent before it is declared down, in
     /// milliseconds (at least 1000, and more than the interval).
     #[arg(long, default_value_t = 10_000)]
@@ -429,6 +435,9 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             max_backoff: Duration::from_millis(args.reconnect_max_ms),
             ..ReconnectConfig::default()
         });
+    if let Some(budget) = args.receive_budget {
+        config = config.with_receive_budget(budget);
+    }
     if let Some(addr) = &args.advertise {
         config = config.with_advertise_addr(addr.clone());
     }
