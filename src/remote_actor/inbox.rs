@@ -12,8 +12,9 @@
 //! An actor is charged only once it has reported taking a message: a
 //! message type whose decoder does not report (not derived with
 //! `RactorClusterMessage`) would otherwise hold its charges forever. What
-//! an actor that stopped was charged is given back when the reader finds it
-//! stopped: its mailbox went with it.
+//! an actor that stopped was charged is given back, and its cell let go,
+//! when the session's clock or a held-back reader finds it stopped: its
+//! mailbox went with it.
 
 use std::{
     collections::HashMap,
@@ -134,6 +135,12 @@ impl Inbox {
     /// Whether local actors hold more than the budget.
     pub(crate) fn over_budget(&self) -> bool {
         self.held.load(Ordering::Acquire) > self.budget
+    }
+
+    /// How many local actors the inbox keeps track of.
+    #[cfg(test)]
+    pub(crate) fn tracked(&self) -> usize {
+        self.actors().len()
     }
 
     /// Bytes held now.

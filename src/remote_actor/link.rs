@@ -310,7 +310,8 @@ impl SessionLink {
     }
 
     /// Ends calls whose caller stopped waiting (its port is closed), or whose
-    /// deadline passed more than [`AFTER_DEADLINE`] ago, reporting a timeout.
+    /// deadline passed more than [`AFTER_DEADLINE`] ago, reporting a timeout;
+    /// forgets the local actors that stopped (see [`Inbox::reclaim_stopped`]).
     /// The grace lets the caller's own timer, which may have started a
     /// little later than the deadline here was set, fire first.
     pub(crate) fn sweep(&self) {
@@ -328,6 +329,9 @@ impl SessionLink {
         for p in expired {
             report::report(p.report.as_deref(), || CallError::Timeout);
         }
+        // Local actors that stopped since: what they held is given back and
+        // their cells are let go (a session outlives many actors).
+        self.inbox.reclaim_stopped();
     }
 
     /// Resolves when the link has closed.

@@ -187,3 +187,32 @@ async fn a_farewell_handed_over_after_the_outbox_closed_still_goes_out() {
         .expect("the task ran");
     assert_eq!(rx.recv().await, Some(goodbye));
 }
+
+#[tokio::test]
+async fn the_sweep_lets_go_of_local_actors_that_stopped() {
+    let (frames, _response) = acceptor_channel();
+    let (link, _writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None);
+    let (gone, kept) = (
+        crate::test_actor::idle_cell().await,
+        crate::test_actor::idle_cell().await,
+    );
+    link.inbox.charge(1, &gone, 100);
+    link.inbox.charge(2, &kept, 100);
+    assert_eq!(link.inbox.tracked(), 2);
+    gone.stop(None);
+    let stopped = async {
+        while gone.get_status() < ractor::ActorStatus::Stopping {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), stopped)
+        .await
+        .expect("the actor stops");
+    link.sweep();
+    assert_eq!(
+        link.inbox.tracked(),
+        1,
+        "the stopped actor's cell is let go"
+    );
+    kept.stop(None);
+}
