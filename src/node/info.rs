@@ -51,7 +51,8 @@ pub struct SessionInfo {
     pub protocol_version: Option<u32>,
     /// Traffic counters (zero until authenticated).
     pub counters: SessionCounters,
-    /// How many of the peer's actors this node holds proxies for.
+    /// How many of the peer's advertised actors this node knows (each gets
+    /// a proxy only once something needs it).
     pub remote_actors: usize,
     /// The heartbeat's round trip, once a Ping was answered.
     pub round_trip: Option<RoundTrip>,
