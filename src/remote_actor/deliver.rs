@@ -93,14 +93,11 @@ impl Delivery {
         // What it will cost until the actor takes it: its bytes and its
         // place in the mailbox.
         let cost = u32::try_from(c.args.len() + c.variant.len() + IN_MAILBOX).unwrap_or(u32::MAX);
-        let charged = link.inbox.charge(c.to, &cell, cost as usize);
+        let charged = link.inbox.charge(c.to, &cell, cost);
         let message = SerializedMessage::Cast {
             variant: c.variant,
             args: c.args,
-            metadata: Some(
-                self.cast_report
-                    .cast_metadata(c.to, u32::try_from(charged).unwrap_or(u32::MAX)),
-            ),
+            metadata: Some(self.cast_report.cast_metadata(c.to, charged)),
         };
         if cell.send_serialized(message).is_err() {
             link.inbox.refund(c.to, charged);

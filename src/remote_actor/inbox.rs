@@ -27,6 +27,11 @@ use std::{
 use ractor::{ActorCell, ActorStatus};
 use tokio::sync::Notify;
 
+/// One message's cost as a byte count.
+fn widen(cost: u32) -> usize {
+    usize::try_from(cost).unwrap_or(usize::MAX)
+}
+
 /// What one local actor holds for a session.
 #[derive(Debug)]
 struct Charged {
@@ -67,8 +72,9 @@ impl Inbox {
 
     /// Charges a message of `cost` bytes delivered to the local actor
     /// `pid`. Returns what was charged: `cost`, or 0 while the actor has
-    /// not yet reported taking a message.
-    pub(crate) fn charge(&self, pid: u64, cell: &ActorCell, cost: usize) -> usize {
+    /// not yet reported taking a message. (One message's cost is a `u32`,
+    /// as its cast's metadata carries it.)
+    pub(crate) fn charge(&self, pid: u64, cell: &ActorCell, cost: u32) -> u32 {
         let mut actors = self.actors();
         let entry = actors.entry(pid).or_insert_with(|| Charged {
             cell: cell.clone(),
@@ -78,31 +84,32 @@ impl Inbox {
         if !entry.reports {
             return 0;
         }
-        entry.held += cost;
+        let bytes = widen(cost);
+        entry.held += bytes;
         drop(actors);
-        let now = self.held.fetch_add(cost, Ordering::AcqRel) + cost;
+        let now = self.held.fetch_add(bytes, Ordering::AcqRel) + bytes;
         self.peak.fetch_max(now, Ordering::Relaxed);
         cost
     }
 
     /// The actor `pid` took a message charged `cost`: the charge is given
     /// back, and the actor counts as one that reports.
-    pub(crate) fn taken(&self, pid: u64, cost: usize) {
+    pub(crate) fn taken(&self, pid: u64, cost: u32) {
         self.give_back(pid, cost, true);
     }
 
     /// A message charged `cost` never reached the actor `pid`.
-    pub(crate) fn refund(&self, pid: u64, cost: usize) {
+    pub(crate) fn refund(&self, pid: u64, cost: u32) {
         self.give_back(pid, cost, false);
     }
 
-    fn give_back(&self, pid: u64, cost: usize, reports: bool) {
+    fn give_back(&self, pid: u64, cost: u32, reports: bool) {
         let mut actors = self.actors();
         let Some(entry) = actors.get_mut(&pid) else {
             return;
         };
         entry.reports |= reports;
-        let back = cost.min(entry.held);
+        let back = widen(cost).min(entry.held);
         entry.held -= back;
         drop(actors);
         self.subtract(back);

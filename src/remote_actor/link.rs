@@ -344,7 +344,7 @@ impl SessionLink {
     pub(crate) fn counters(&self) -> SessionCounters {
         let mut counters = self
             .stats
-            .snapshot(self.outbox.held() as u64, self.pending().len() as u64);
+            .snapshot(self.outbox.held() as u64, self.calls_in_flight() as u64);
         counters.inbox_bytes = self.inbox.held() as u64;
         counters.inbox_peak_bytes = self.inbox.peak() as u64;
         counters

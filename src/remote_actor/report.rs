@@ -100,38 +100,36 @@ pub(crate) fn tag_of(magic: &[u8], metadata: Option<&[u8]>) -> Option<u64> {
 /// The token named by `metadata`, if it is one of ours (a cast's carries
 /// its pid and cost after it).
 pub(crate) fn token_of(metadata: Option<&[u8]>) -> Option<u64> {
-    let rest = metadata?.strip_prefix(MAGIC)?;
-    match rest.len() {
-        8 | CAST_TAIL => Some(u64::from_be_bytes(rest.get(..8)?.try_into().ok()?)),
-        _ => None,
-    }
+    tag_of(MAGIC, metadata).or_else(|| cast_tag(metadata).map(|(token, ..)| token))
 }
 
 /// Bytes after the magic in a cast's metadata: token, pid, cost.
 const CAST_TAIL: usize = 8 + 8 + 4;
 
+/// The token, pid and cost [`Registration::cast_metadata`] put in a cast's
+/// metadata, if that is what it holds.
+fn cast_tag(metadata: Option<&[u8]>) -> Option<(u64, u64, u32)> {
+    let rest: &[u8; CAST_TAIL] = metadata?.strip_prefix(MAGIC)?.try_into().ok()?;
+    let (token, rest) = rest.split_first_chunk::<8>()?;
+    let (pid, cost) = rest.split_first_chunk::<8>()?;
+    Some((
+        u64::from_be_bytes(*token),
+        u64::from_be_bytes(*pid),
+        u32::from_be_bytes(cost.try_into().ok()?),
+    ))
+}
+
 /// A local actor took the cast whose metadata is `metadata` (the derive's
 /// decoder calls this first): its charge goes back to its session's inbox.
 pub(crate) fn taken(metadata: Option<&[u8]>) {
-    let Some(rest) = metadata.and_then(|m| m.strip_prefix(MAGIC)) else {
+    let Some((token, pid, cost)) = cast_tag(metadata) else {
         return;
     };
-    if rest.len() != CAST_TAIL {
-        return;
-    }
-    let word = |range: std::ops::Range<usize>| rest.get(range).and_then(|b| b.try_into().ok());
-    let (Some(token), Some(pid), Some(cost)) = (word(0..8), word(8..16), rest.get(16..20)) else {
-        return;
-    };
-    let Ok(cost) = <[u8; 4]>::try_from(cost) else {
-        return;
-    };
-    let inbox = match sinks().get(&u64::from_be_bytes(token)) {
+    let inbox = match sinks().get(&token) {
         Some(Sink::Casts { inbox, .. }) => inbox.clone(),
         _ => return,
     };
-    let cost = usize::try_from(u32::from_be_bytes(cost)).unwrap_or(usize::MAX);
-    inbox.taken(u64::from_be_bytes(pid), cost);
+    inbox.taken(pid, cost);
 }
 
 /// Delivers the failure `error` builds to the sink named by `metadata`, if
@@ -202,9 +200,7 @@ mod tests {
         let cell = crate::test_actor::idle_cell().await;
         // The first cast is not charged; taking it shows the actor reports.
         let first = inbox.charge(7, &cell, 150);
-        taken(Some(
-            &reg.cast_metadata(7, u32::try_from(first).expect("small")),
-        ));
+        taken(Some(&reg.cast_metadata(7, first)));
         let charged = inbox.charge(7, &cell, 150);
         assert_eq!((charged, inbox.held()), (150, 150));
         // Foreign or malformed metadata gives nothing back.

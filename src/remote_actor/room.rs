@@ -23,11 +23,12 @@ use crate::{pb, transport::Refused};
 
 const MAGIC: &[u8; 6] = b"rgroom";
 
-/// What a cast costs in a proxy's ractor mailbox besides its encoded bytes
-/// (the boxed message, its variant string and argument vector, the channel
+/// What a cast costs in a ractor mailbox besides its encoded bytes (the
+/// boxed message, its variant string and argument vector, the channel
 /// slot), about 160 bytes as measured in the bench's burst. `send` reserves
-/// it too, so what it waits on bounds the sender's backlog in memory, not
-/// just in bytes on the wire.
+/// it too for a proxy's mailbox, so what it waits on bounds the sender's
+/// backlog in memory, not just in bytes on the wire; a receiving session
+/// charges it for a local actor's.
 pub(crate) const IN_MAILBOX: usize = 160;
 
 /// Why [`send`] did not hand the message over.
