@@ -26,14 +26,19 @@ pub(crate) fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// A `kB` field of `/proc/<proc>/status` (`proc` a pid or `self`), KiB.
+fn status_kib(proc: &str, field: &str) -> Result<f64> {
+    let path = format!("/proc/{proc}/status");
+    std::fs::read_to_string(&path)?
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no {field} in {path}").into())
+}
+
 /// Reads VmHWM and utime + stime of `pid`.
 pub(crate) fn read(pid: u32, ticks_per_s: f64) -> Result<ProcStat> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let hwm_kib: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no VmHWM in /proc/{pid}/status"))?;
+    let hwm_kib = status_kib(&pid.to_string(), "VmHWM")?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name, which is in parentheses and may hold
     // spaces: state is field 3, utime 14 and stime 15.
@@ -56,12 +61,7 @@ pub(crate) fn read(pid: u32, ticks_per_s: f64) -> Result<ProcStat> {
 
 /// This process's resident set size now (VmRSS), KiB.
 pub(crate) fn own_rss_kib() -> Result<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| "no VmRSS in /proc/self/status".into())
+    status_kib("self", "VmRSS")
 }
 
 /// Bytes received so far on the established TCP connections to `addr`'s
