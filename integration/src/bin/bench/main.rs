@@ -44,6 +44,24 @@
 //!   ractor, no transport).
 //! - `floor`: 20,000 sequential round trips of one `Frame` over a bare tonic
 //!   `ClusterNode/Session` stream whose server echoes every frame.
+//! - `advertise_1k`, `advertise_10k`, `advertise_100k` (`advertise`): a fresh
+//!   node connects to a sink advertising that many idle actors, 1 in 100 in
+//!   a pg group of its own, until every grouped one is visible in pg: time,
+//!   RSS growth and bytes received per advertised actor.
+//! - `pg_join_1`, `pg_join_7` (`pg_join`): 1 or 7 peer processes connect to
+//!   one node; 30 times a fresh actor there joins a new pg group and each
+//!   peer notes when it first sees the member (a pg monitor on the default
+//!   scope, Unix time, one machine's clock). Per join: the time until the
+//!   first and until the last peer saw it; the table shows their medians.
+//! - `mesh_4`, `mesh_8` (`mesh`): that many processes in transitive mode;
+//!   all but the first dial the first at once, and each waits until every
+//!   other node's member is visible in pg. Time from the first dial to the
+//!   last node's full view, and the processes' peak RSS summed.
+//! - `sessions_1`, `sessions_8`, `sessions_64` (`sessions`): one driver
+//!   process runs that many nodes, each with its own session to the sink;
+//!   200,000 casts shared over them (each session's share in order, an
+//!   `Echo` behind it), then 20,000 sequential `Echo` calls shared over
+//!   them, one caller per session.
 //!
 //! `--smoke` runs everything once with tiny sizes (2,000 casts, 200 calls).
 
@@ -61,6 +79,7 @@ mod proc;
 mod procstat;
 mod report;
 mod roles;
+mod scale;
 mod sink;
 mod tls;
 mod workload;
@@ -87,7 +106,10 @@ struct Cli {
     /// send_throughput, call_latency, call_concurrent, connect_time, payload_1k, payload_64k,
     /// payload_1m (or payload for all three), fan_in, cast_throughput_tls,
     /// call_latency_tls (or tls for both), ceiling, floor, advertise_1k,
-    /// advertise_10k, advertise_100k (or advertise for all three).
+    /// advertise_10k, advertise_100k (or advertise for all three),
+    /// pg_join_1, pg_join_7 (or pg_join), mesh_4, mesh_8 (or mesh),
+    /// sessions_1, sessions_8, sessions_64 (or sessions); scale names the
+    /// advertise, pg_join, mesh and sessions workloads.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Which systems to run.
@@ -125,6 +147,19 @@ enum Role {
     /// A driver node.
     #[command(hide = true)]
     Driver(roles::DriverArgs),
+    /// A node of the pg_join and mesh workloads.
+    #[command(hide = true)]
+    Peer {
+        #[arg(long)]
+        system: System,
+        #[arg(long)]
+        name: String,
+        /// Transitive connection mode (else isolated).
+        #[arg(long)]
+        transitive: bool,
+        #[arg(long)]
+        smoke: bool,
+    },
     /// The in-process ceiling.
     #[command(hide = true)]
     Local {
@@ -181,6 +216,24 @@ async fn child_role(role: Role) -> Result<()> {
             advertise,
         } => roles::sink(system, &name, tls.as_deref(), advertise).await,
         Role::Driver(args) => roles::driver(args).await,
+        Role::Peer {
+            system,
+            name,
+            transitive,
+            smoke,
+        } => {
+            let mode = if transitive {
+                node::Mode::Transitive
+            } else {
+                node::Mode::Isolated
+            };
+            let sizes = if smoke {
+                workload::Sizes::SMOKE
+            } else {
+                workload::Sizes::FULL
+            };
+            scale::peer(system, &name, mode, sizes.step_timeout).await
+        }
         Role::Local { smoke } => roles::local(smoke).await,
         Role::FloorServer => floor::server().await,
         Role::FloorClient { connect, smoke } => floor::client(&connect, smoke).await,
@@ -195,7 +248,7 @@ async fn orchestrator(cli: Cli) -> ExitCode {
             None => {
                 let known: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
                 eprintln!(
-                    "[bench] unknown workload {name:?}; known: payload, tls, advertise, {}",
+                    "[bench] unknown workload {name:?}; known: payload, tls, advertise, pg_join, mesh, sessions, scale, {}",
                     known.join(", ")
                 );
                 return ExitCode::FAILURE;

@@ -82,22 +82,16 @@ async fn send_all<M: SinkProtocol>(sink: &ActorRef<M>, count: u64, size: usize) 
     Ok(())
 }
 
-/// `cast_throughput`, `send_throughput` and the payload sweep: sends
-/// `count` messages, then calls `TakeStats` until the sink confirms every
-/// one arrived, in order.
-pub(crate) async fn cast_burst<M: SinkProtocol>(
+/// Calls `TakeStats` until the sink counted `count` casts of `size` bytes
+/// since its last `TakeStats`, every sender's in order (within `timeout`
+/// of `started`); returns the payload bytes counted.
+async fn confirm_arrived<M: SinkProtocol>(
     sink: &ActorRef<M>,
     count: u64,
     size: usize,
+    started: Instant,
     timeout: Duration,
-    sending: Sending,
-) -> Result<Figures> {
-    let started = Instant::now();
-    match sending {
-        Sending::Cast => cast_all(sink, count, size, 0)?,
-        Sending::Send => send_all(sink, count, size).await?,
-    }
-    let sent = started.elapsed();
+) -> Result<u64> {
     let (mut received, mut bytes, mut out_of_order) = (0, 0, 0);
     while received < count {
         let stats = call(sink, M::take_stats, timeout).await?;
@@ -116,7 +110,6 @@ pub(crate) async fn cast_burst<M: SinkProtocol>(
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
     if out_of_order != 0 {
         return Err(format!("{out_of_order} of {count} casts arrived out of order").into());
     }
@@ -127,6 +120,27 @@ pub(crate) async fn cast_burst<M: SinkProtocol>(
         )
         .into());
     }
+    Ok(bytes)
+}
+
+/// `cast_throughput`, `send_throughput` and the payload sweep: sends
+/// `count` messages, then calls `TakeStats` until the sink confirms every
+/// one arrived, in order.
+pub(crate) async fn cast_burst<M: SinkProtocol>(
+    sink: &ActorRef<M>,
+    count: u64,
+    size: usize,
+    timeout: Duration,
+    sending: Sending,
+) -> Result<Figures> {
+    let started = Instant::now();
+    match sending {
+        Sending::Cast => cast_all(sink, count, size, 0)?,
+        Sending::Send => send_all(sink, count, size).await?,
+    }
+    let sent = started.elapsed();
+    let bytes = confirm_arrived(sink, count, size, started, timeout).await?;
+    let elapsed = started.elapsed().as_secs_f64();
     let mut figures = Figures::default();
     figures.set("msgs_per_s", count as f64 / elapsed);
     figures.set("mb_per_s", bytes as f64 / 1e6 / elapsed);
@@ -207,7 +221,7 @@ pub(crate) async fn call_concurrent<M: SinkProtocol>(
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for caller in 0..concurrency {
-        let share = calls / concurrency + u64::from(caller < calls % concurrency);
+        let share = share(calls, concurrency, caller);
         let sink = sink.clone();
         tasks.spawn(async move {
             let mut hist = histogram()?;
@@ -229,4 +243,25 @@ pub(crate) async fn call_concurrent<M: SinkProtocol>(
     figures.set("p50_us", quantile_us(&hist, 0.50));
     figures.set("p99_us", quantile_us(&hist, 0.99));
     Ok(figures)
+}
+
+/// The share of `total` that worker `i` of `n` takes (the first
+/// `total % n` take one more).
+pub(crate) fn share(total: u64, n: u64, i: u64) -> u64 {
+    total / n + u64::from(i < total % n)
+}
+
+/// One session's share of the sessions workloads' calls: `count`
+/// sequential `Echo` calls; returns each one's latency in microseconds.
+pub(crate) async fn call_share<M: SinkProtocol>(
+    sink: &ActorRef<M>,
+    count: u64,
+) -> Result<Vec<f64>> {
+    let mut took = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+    for x in 0..count {
+        let sent = Instant::now();
+        echo(sink, x).await?;
+        took.push(sent.elapsed().as_secs_f64() * 1e6);
+    }
+    Ok(took)
 }

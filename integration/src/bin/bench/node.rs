@@ -71,6 +71,15 @@ pub(crate) enum Node {
 /// The grpc nodes' queue limit: larger than any burst of the bench.
 const BENCH_QUEUE_LIMIT: usize = 1 << 30;
 
+/// How a node meets its peers' peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Sessions only where asked for (both systems' default).
+    Isolated,
+    /// Every node connects to every node it hears of (a full mesh).
+    Transitive,
+}
+
 /// Which queue limit a grpc node runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum QueueLimit {
@@ -81,13 +90,24 @@ pub(crate) enum QueueLimit {
 }
 
 impl Node {
-    /// Starts a node called `name` on 127.0.0.1 with a free port; with
-    /// `tls`, every session it serves or dials is mutual TLS.
+    /// Starts an isolated node called `name` on 127.0.0.1 with a free
+    /// port; with `tls`, every session it serves or dials is mutual TLS.
     pub(crate) async fn start(
         system: System,
         name: &str,
         tls: Option<&NodeTls>,
         limit: QueueLimit,
+    ) -> Result<Self> {
+        Self::start_in(system, name, tls, limit, Mode::Isolated).await
+    }
+
+    /// [`Node::start`] in connection mode `mode`.
+    pub(crate) async fn start_in(
+        system: System,
+        name: &str,
+        tls: Option<&NodeTls>,
+        limit: QueueLimit,
+        mode: Mode,
     ) -> Result<Self> {
         let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
         match system {
@@ -101,6 +121,19 @@ impl Node {
                     .with_queue_limit(match limit {
                         QueueLimit::Burst => BENCH_QUEUE_LIMIT,
                         QueueLimit::Default => ractor_grpc::DEFAULT_QUEUE_LIMIT,
+                    })
+                    // Every bench process dials from 127.0.0.1, where a
+                    // real cluster's peers have addresses of their own:
+                    // the per-address handshake rate would refuse the
+                    // sessions workloads' 64 drivers starting at once.
+                    .with_handshake_limits(ractor_grpc::HandshakeLimits {
+                        per_source_per_second: 1_000,
+                        per_source_burst: 1_000,
+                        ..Default::default()
+                    })
+                    .with_mode(match mode {
+                        Mode::Isolated => ractor_grpc::ConnectionMode::Isolated,
+                        Mode::Transitive => ractor_grpc::ConnectionMode::Transitive,
                     });
                 if let Some(tls) = tls {
                     config = config.with_tls(tls.grpc());
@@ -123,7 +156,10 @@ impl Node {
                     tls.map(NodeTls::cluster_acceptor)
                         .transpose()?
                         .map(ractor_cluster::IncomingEncryptionMode::Tls),
-                    Some(ractor_cluster::node::NodeConnectionMode::Isolated),
+                    Some(match mode {
+                        Mode::Isolated => ractor_cluster::node::NodeConnectionMode::Isolated,
+                        Mode::Transitive => ractor_cluster::node::NodeConnectionMode::Transitive,
+                    }),
                 )
                 .with_listen_addr(loopback);
                 let (node, handle) = Actor::spawn(None, server, ()).await?;

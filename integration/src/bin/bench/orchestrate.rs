@@ -4,7 +4,7 @@
 use crate::{
     Result,
     child::Figures,
-    node::System,
+    node::{Mode, System},
     proc::ChildProc,
     procstat::{self, ProcStat},
     report::Results,
@@ -75,8 +75,16 @@ pub(crate) async fn run(plan: &Plan) -> (Results, Vec<String>) {
                 let outcome = match (workload, system) {
                     (Workload::Ceiling, _) => ctx.ceiling().await,
                     (Workload::Floor, _) => ctx.floor().await,
-                    (Workload::FanIn, Some(system)) => ctx.fan_in(system).await,
-                    (workload, Some(system)) => ctx.pair(system, workload).await,
+                    (Workload::FanIn, Some(system)) => ctx.fan_in(system, Workload::FanIn).await,
+                    (workload, Some(system)) => {
+                        let w = workload;
+                        match (w.join_peers(), w.mesh_nodes(), w.sessions()) {
+                            (Some(peers), _, _) => ctx.pg_join(system, peers).await,
+                            (_, Some(nodes), _) => ctx.mesh(system, nodes).await,
+                            (_, _, Some(_)) => ctx.fan_in(system, workload).await,
+                            _ => ctx.pair(system, workload).await,
+                        }
+                    }
                     (workload, None) => Err(format!("{workload} needs a system").into()),
                 };
                 match outcome {
@@ -200,21 +208,25 @@ impl Ctx<'_> {
         Ok(figures)
     }
 
-    /// One sink, several drivers casting at once; aggregate msgs/s over the
-    /// span from the first sender's start to the last one's end.
-    async fn fan_in(&self, system: System) -> Result<Figures> {
-        let (mut sink, addr) = self.sink(system, Workload::FanIn).await?;
+    /// One sink, several drivers casting at once (`fan_in`, and the first
+    /// half of the sessions workloads); aggregate msgs/s over the span from
+    /// the first sender's start to the last one's end. A sessions workload
+    /// then has each driver make its share of sequential calls, together.
+    async fn fan_in(&self, system: System, workload: Workload) -> Result<Figures> {
+        let sessions = workload.sessions();
+        let senders = sessions.map_or(self.sizes.fan_in_senders, |n| n as u64);
+        let (mut sink, addr) = self.sink(system, workload).await?;
         let timeout = self.sizes.step_timeout;
         let mut drivers = Vec::new();
-        for i in 0..self.sizes.fan_in_senders {
+        for i in 0..senders {
             let name = format!("bench-b{i}");
             let sender = (i + 1).to_string();
             drivers.push(ChildProc::spawn(
-                format!("{system} fan_in driver {i}"),
+                format!("{system} {workload} driver {i}"),
                 &self.driver_args(
                     system,
                     &addr,
-                    Workload::FanIn,
+                    workload,
                     &["--name", &name, "--sender", &sender],
                 )?,
             )?);
@@ -225,22 +237,17 @@ impl Ctx<'_> {
         for driver in &mut drivers {
             driver.send("go").await?;
         }
-        let (mut start, mut end, mut total) = (f64::INFINITY, 0.0_f64, 0.0);
+        let mut casts = Span::default();
         for driver in &mut drivers {
-            let figures: Figures = serde_json::from_str(&driver.expect("result", timeout).await?)?;
-            let get = |name: &str| {
-                figures
-                    .0
-                    .get(name)
-                    .copied()
-                    .ok_or_else(|| format!("a fan_in driver did not report {name}"))
-            };
-            start = start.min(get("start_unix_us")?);
-            end = end.max(get("end_unix_us")?);
-            total += get("msgs")?;
+            casts.add(&serde_json::from_str(
+                &driver.expect("result", timeout).await?,
+            )?)?;
         }
         // The sink's own count: every cast arrived, each sender in order.
-        let expected = self.sizes.fan_in_senders * self.sizes.fan_in_casts;
+        let expected = match sessions {
+            Some(_) => self.sizes.session_casts,
+            None => self.sizes.fan_in_senders * self.sizes.fan_in_casts,
+        };
         sink.send(&format!("stats {expected}")).await?;
         let stats: [u64; 3] = serde_json::from_str(&sink.expect("stats", timeout).await?)?;
         let expected_bytes = expected * self.sizes.cast_payload as u64;
@@ -251,7 +258,27 @@ impl Ctx<'_> {
             .into());
         }
         let mut figures = Figures::default();
-        figures.set("msgs_per_s", total / ((end - start) / 1e6));
+        figures.set("msgs_per_s", casts.rate());
+        if sessions.is_some() {
+            for driver in &mut drivers {
+                driver.send("calls").await?;
+            }
+            let mut calls = Span::default();
+            let mut hist = crate::measure::histogram()?;
+            for driver in &mut drivers {
+                let took: Vec<f64> =
+                    serde_json::from_str(&driver.expect("latencies", timeout).await?)?;
+                for us in took {
+                    hist.saturating_record((us * 1e3) as u64);
+                }
+                calls.add(&serde_json::from_str(
+                    &driver.expect("result", timeout).await?,
+                )?)?;
+            }
+            figures.set("calls_per_s", calls.rate());
+            figures.set("p50_us", crate::measure::quantile_us(&hist, 0.50));
+            figures.set("p99_us", crate::measure::quantile_us(&hist, 0.99));
+        }
         let mut senders = ProcStat {
             peak_rss_mib: 0.0,
             cpu_s: 0.0,
@@ -267,6 +294,109 @@ impl Ctx<'_> {
             driver.finish().await?;
         }
         sink.finish().await?;
+        Ok(figures)
+    }
+
+    /// A `peer` child (see [`crate::scale`]) named `name`; returns it once
+    /// it listens, and its address.
+    async fn peer(&self, system: System, name: &str, mode: Mode) -> Result<(ChildProc, String)> {
+        let mut args = vec!["peer", "--system", system.flag(), "--name", name];
+        if mode == Mode::Transitive {
+            args.push("--transitive");
+        }
+        let mut peer = ChildProc::spawn(format!("{system} {name}"), &self.args(args))?;
+        let addr = peer.expect("listening", self.sizes.step_timeout).await?;
+        Ok((peer, addr))
+    }
+
+    /// `pg_join_N`: `peers` processes connect to one node; each of
+    /// `sizes.joins` pg joins there is timed until the first and the last
+    /// peer saw it.
+    async fn pg_join(&self, system: System, peers: usize) -> Result<Figures> {
+        let timeout = self.sizes.step_timeout;
+        let (mut joiner, addr) = self.peer(system, "bench-j", Mode::Isolated).await?;
+        let mut watchers = Vec::with_capacity(peers);
+        for i in 0..peers {
+            let (mut watcher, _) = self
+                .peer(system, &format!("bench-w{i}"), Mode::Isolated)
+                .await?;
+            watcher.send(&format!("connect {addr}")).await?;
+            watcher.expect("connected", timeout).await?;
+            watchers.push(watcher);
+        }
+        let (mut first, mut last) = (Vec::new(), Vec::new());
+        for k in 0..self.sizes.joins {
+            joiner.send(&format!("join {k}")).await?;
+            let joined: f64 = joiner.expect("joined", timeout).await?.parse()?;
+            for watcher in &mut watchers {
+                watcher.send(&format!("seen {k}")).await?;
+            }
+            let mut took = Vec::with_capacity(peers);
+            for watcher in &mut watchers {
+                let seen: f64 = watcher.expect("seen", timeout).await?.parse()?;
+                took.push((seen - joined) / 1e3);
+            }
+            first.push(took.iter().copied().fold(f64::INFINITY, f64::min));
+            last.push(took.iter().copied().fold(0.0, f64::max));
+        }
+        let mut figures = Figures::default();
+        figures.set("first_peer_ms", median(&mut first)?);
+        figures.set("last_peer_ms", median(&mut last)?);
+        figures.set("last_peer_ms_max", last.iter().copied().fold(0.0, f64::max));
+        add_proc(&mut figures, "joiner", joiner.stat(self.ticks)?);
+        for watcher in watchers {
+            watcher.finish().await?;
+        }
+        joiner.finish().await?;
+        Ok(figures)
+    }
+
+    /// `mesh_N`: `nodes` processes in transitive mode; all but the first
+    /// dial the first at once. Time from the first dial to the last node
+    /// seeing every other's member, and the peak RSS of all summed.
+    async fn mesh(&self, system: System, nodes: usize) -> Result<Figures> {
+        let timeout = self.sizes.step_timeout;
+        let mut peers = Vec::with_capacity(nodes);
+        let mut seed = String::new();
+        for i in 0..nodes {
+            let (peer, addr) = self
+                .peer(system, &format!("bench-m{i}"), Mode::Transitive)
+                .await?;
+            if i == 0 {
+                seed = addr;
+            }
+            peers.push(peer);
+        }
+        for (i, peer) in peers.iter_mut().enumerate() {
+            let command = if i == 0 {
+                format!("mesh {nodes}")
+            } else {
+                format!("mesh {nodes} {seed}")
+            };
+            peer.send(&command).await?;
+        }
+        let (mut start, mut end) = (f64::INFINITY, 0.0_f64);
+        for peer in &mut peers {
+            let [from, to]: [f64; 2] =
+                serde_json::from_str(&peer.expect("meshed", timeout).await?)?;
+            start = start.min(from);
+            end = end.max(to);
+        }
+        let mut figures = Figures::default();
+        figures.set("mesh_ms", (end - start) / 1e3);
+        let mut total = ProcStat {
+            peak_rss_mib: 0.0,
+            cpu_s: 0.0,
+        };
+        for peer in &peers {
+            let stat = peer.stat(self.ticks)?;
+            total.peak_rss_mib += stat.peak_rss_mib;
+            total.cpu_s += stat.cpu_s;
+        }
+        add_proc(&mut figures, "all_nodes", total);
+        for peer in peers {
+            peer.finish().await?;
+        }
         Ok(figures)
     }
 
@@ -300,6 +430,61 @@ impl Ctx<'_> {
         server.finish().await?;
         Ok(figures)
     }
+}
+
+/// Several drivers' spans of work: the first start, the last end and the
+/// sum of what they did (each reports `start_unix_us`, `end_unix_us` and
+/// `msgs` or `calls`).
+#[derive(Debug)]
+struct Span {
+    start: f64,
+    end: f64,
+    total: f64,
+}
+
+impl Default for Span {
+    fn default() -> Self {
+        Self {
+            start: f64::INFINITY,
+            end: 0.0,
+            total: 0.0,
+        }
+    }
+}
+
+impl Span {
+    fn add(&mut self, figures: &Figures) -> Result<()> {
+        let get = |name: &str| {
+            figures
+                .0
+                .get(name)
+                .copied()
+                .ok_or_else(|| format!("a driver did not report {name}"))
+        };
+        self.start = self.start.min(get("start_unix_us")?);
+        self.end = self.end.max(get("end_unix_us")?);
+        self.total += figures
+            .0
+            .get("msgs")
+            .or_else(|| figures.0.get("calls"))
+            .copied()
+            .ok_or("a driver reported neither msgs nor calls")?;
+        Ok(())
+    }
+
+    /// What was done per second over the whole span.
+    fn rate(&self) -> f64 {
+        self.total / ((self.end - self.start) / 1e6)
+    }
+}
+
+/// The median of some values (sorted in place); none is an error.
+fn median(values: &mut [f64]) -> Result<f64> {
+    values.sort_by(f64::total_cmp);
+    values
+        .get(values.len() / 2)
+        .copied()
+        .ok_or_else(|| "no values to take the median of".into())
 }
 
 /// Adds `{role}_cpu_s` and `{role}_rss_mib`.

@@ -232,6 +232,77 @@ const COMPARED: &[(Workload, &str, &str)] = &[
         "bytes_received_per_actor",
         "advertise 100k: bytes received per actor",
     ),
+    (
+        Workload::PgJoin1,
+        "first_peer_ms",
+        "pg join seen by 1 peer ms",
+    ),
+    (
+        Workload::PgJoin7,
+        "first_peer_ms",
+        "pg join seen by the first of 7 peers ms",
+    ),
+    (
+        Workload::PgJoin7,
+        "last_peer_ms",
+        "pg join seen by all 7 peers ms",
+    ),
+    (
+        Workload::Mesh4,
+        "mesh_ms",
+        "mesh of 4 (transitive): time to full mesh ms",
+    ),
+    (
+        Workload::Mesh4,
+        "all_nodes_rss_mib",
+        "mesh of 4: peak RSS of all nodes MiB",
+    ),
+    (
+        Workload::Mesh8,
+        "mesh_ms",
+        "mesh of 8 (transitive): time to full mesh ms",
+    ),
+    (
+        Workload::Mesh8,
+        "all_nodes_rss_mib",
+        "mesh of 8: peak RSS of all nodes MiB",
+    ),
+    (
+        Workload::Sessions1,
+        "msgs_per_s",
+        "1 sessions: casts msgs/s",
+    ),
+    (Workload::Sessions1, "p50_us", "1 sessions: call p50 us"),
+    (Workload::Sessions1, "calls_per_s", "1 sessions: calls/s"),
+    (
+        Workload::Sessions1,
+        "receiver_rss_mib",
+        "1 sessions: sink peak RSS MiB",
+    ),
+    (
+        Workload::Sessions8,
+        "msgs_per_s",
+        "8 sessions: casts msgs/s",
+    ),
+    (Workload::Sessions8, "p50_us", "8 sessions: call p50 us"),
+    (Workload::Sessions8, "calls_per_s", "8 sessions: calls/s"),
+    (
+        Workload::Sessions8,
+        "receiver_rss_mib",
+        "8 sessions: sink peak RSS MiB",
+    ),
+    (
+        Workload::Sessions64,
+        "msgs_per_s",
+        "64 sessions: casts msgs/s",
+    ),
+    (Workload::Sessions64, "p50_us", "64 sessions: call p50 us"),
+    (Workload::Sessions64, "calls_per_s", "64 sessions: calls/s"),
+    (
+        Workload::Sessions64,
+        "receiver_rss_mib",
+        "64 sessions: sink peak RSS MiB",
+    ),
 ];
 
 /// Workloads whose CPU time gets a row per process.

@@ -196,15 +196,50 @@ async fn driver_for<M: SinkProtocol>(args: DriverArgs) -> Result<()> {
             let (count, size) = casts_of(&sizes, args.workload)?;
             measure::cast_burst(&sink, count, size, timeout, measure::Sending::Send).await?
         }
-        workload => {
-            let (count, size) = casts_of(&sizes, workload)?;
-            measure::cast_burst(&sink, count, size, timeout, measure::Sending::Cast).await?
-        }
+        workload => match workload.sessions() {
+            Some(n) => session_share(&sink, &sizes, n as u64, args.sender, &mut commands).await?,
+            None => {
+                let (count, size) = casts_of(&sizes, workload)?;
+                measure::cast_burst(&sink, count, size, timeout, measure::Sending::Cast).await?
+            }
+        },
     };
     figures.announce()?;
     commands.until_exit().await;
     node.stop().await;
     Ok(())
+}
+
+/// One of `n` sessions of a sessions workload, as sender `sender` (from
+/// 1): casts its share like a `fan_in` sender (announced), then on `calls`
+/// makes its share of sequential calls, announces their latencies
+/// (`bench:latencies [us, ...]`) and returns when it started and ended.
+async fn session_share<M: SinkProtocol>(
+    sink: &ActorRef<M>,
+    sizes: &Sizes,
+    n: u64,
+    sender: u64,
+    commands: &mut Commands,
+) -> Result<Figures> {
+    let index = sender.saturating_sub(1);
+    let count = measure::share(sizes.session_casts, n, index);
+    measure::fan_in_sender(sink, count, sizes.cast_payload, sender, sizes.step_timeout)
+        .await?
+        .announce()?;
+    match commands.next().await.as_deref() {
+        Some("calls") => {}
+        other => return Err(format!("expected `calls` on stdin, got {other:?}").into()),
+    }
+    let calls = measure::share(sizes.session_calls, n, index);
+    let start = measure::unix_micros();
+    let took = measure::call_share(sink, calls).await?;
+    let end = measure::unix_micros();
+    announce("latencies", serde_json::to_string(&took)?);
+    let mut figures = Figures::default();
+    figures.set("start_unix_us", start);
+    figures.set("end_unix_us", end);
+    figures.set("calls", calls as f64);
+    Ok(figures)
 }
 
 fn casts_of(sizes: &Sizes, workload: Workload) -> Result<(u64, usize)> {

@@ -114,6 +114,13 @@ pub(crate) fn grouped_of(n: u64) -> u64 {
 #[derive(Debug)]
 pub(crate) struct Idle<M>(PhantomData<fn() -> M>);
 
+impl<M> Idle<M> {
+    /// An idle actor; spawn it with `Actor::spawn`.
+    pub(crate) fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
 impl<M: SinkProtocol> Actor for Idle<M> {
     type Msg = M;
     type State = ();
@@ -135,7 +142,7 @@ pub(crate) async fn spawn_idle<M: SinkProtocol>(
 ) -> Result<Vec<ActorRef<M>>, ractor::SpawnErr> {
     let mut actors = Vec::with_capacity(usize::try_from(n).unwrap_or_default());
     for i in 0..n {
-        let (actor, _) = Actor::spawn(None, Idle::<M>(PhantomData), ()).await?;
+        let (actor, _) = Actor::spawn(None, Idle::<M>::new(), ()).await?;
         if i % GROUPED_ONE_IN == 0 {
             ractor::pg::join(
                 format!("{ADVERT_GROUP_PREFIX}{}", i / GROUPED_ONE_IN),

@@ -46,11 +46,32 @@ pub(crate) enum Workload {
     /// The same with 100,000 actors.
     #[value(name = "advertise_100k")]
     Advertise100k,
+    /// A pg join on one node until 1 connected peer sees it.
+    #[value(name = "pg_join_1")]
+    PgJoin1,
+    /// A pg join on one node until all 7 connected peers see it.
+    #[value(name = "pg_join_7")]
+    PgJoin7,
+    /// 4 processes meet through one in transitive mode.
+    #[value(name = "mesh_4")]
+    Mesh4,
+    /// 8 processes meet through one in transitive mode.
+    #[value(name = "mesh_8")]
+    Mesh8,
+    /// Casts and calls over 1 session to the sink.
+    #[value(name = "sessions_1")]
+    Sessions1,
+    /// Casts and calls shared over 8 sessions to the sink.
+    #[value(name = "sessions_8")]
+    Sessions8,
+    /// Casts and calls shared over 64 sessions to the sink.
+    #[value(name = "sessions_64")]
+    Sessions64,
 }
 
 impl Workload {
     /// Every workload, in the order they run and print.
-    pub(crate) const ALL: [Self; 16] = [
+    pub(crate) const ALL: [Self; 23] = [
         Self::CastThroughput,
         Self::SendThroughput,
         Self::CallLatency,
@@ -67,6 +88,13 @@ impl Workload {
         Self::Advertise1k,
         Self::Advertise10k,
         Self::Advertise100k,
+        Self::PgJoin1,
+        Self::PgJoin7,
+        Self::Mesh4,
+        Self::Mesh8,
+        Self::Sessions1,
+        Self::Sessions8,
+        Self::Sessions64,
     ];
 
     /// The name used in flags, `--only` and progress lines.
@@ -88,6 +116,41 @@ impl Workload {
             Self::Advertise1k => "advertise_1k",
             Self::Advertise10k => "advertise_10k",
             Self::Advertise100k => "advertise_100k",
+            Self::PgJoin1 => "pg_join_1",
+            Self::PgJoin7 => "pg_join_7",
+            Self::Mesh4 => "mesh_4",
+            Self::Mesh8 => "mesh_8",
+            Self::Sessions1 => "sessions_1",
+            Self::Sessions8 => "sessions_8",
+            Self::Sessions64 => "sessions_64",
+        }
+    }
+
+    /// The peers a pg join must reach (the pg_join workloads).
+    pub(crate) fn join_peers(self) -> Option<usize> {
+        match self {
+            Self::PgJoin1 => Some(1),
+            Self::PgJoin7 => Some(7),
+            _ => None,
+        }
+    }
+
+    /// The nodes of a mesh workload.
+    pub(crate) fn mesh_nodes(self) -> Option<usize> {
+        match self {
+            Self::Mesh4 => Some(4),
+            Self::Mesh8 => Some(8),
+            _ => None,
+        }
+    }
+
+    /// The sessions to the sink of a sessions workload.
+    pub(crate) fn sessions(self) -> Option<usize> {
+        match self {
+            Self::Sessions1 => Some(1),
+            Self::Sessions8 => Some(8),
+            Self::Sessions64 => Some(64),
+            _ => None,
         }
     }
 
@@ -117,7 +180,8 @@ impl Workload {
     }
 
     /// Parses one `--only` entry; `payload` names the three payload sizes,
-    /// `tls` the TLS workloads, `advertise` the three advertise sizes.
+    /// `tls` the TLS workloads, `advertise` the three advertise sizes,
+    /// `pg_join`, `mesh` and `sessions` theirs, `scale` all of those.
     pub(crate) fn parse_many(name: &str) -> Option<Vec<Self>> {
         match name {
             "payload" => return Some(vec![Self::Payload1k, Self::Payload64k, Self::Payload1m]),
@@ -128,6 +192,16 @@ impl Workload {
                     Self::Advertise10k,
                     Self::Advertise100k,
                 ]);
+            }
+            "pg_join" => return Some(vec![Self::PgJoin1, Self::PgJoin7]),
+            "mesh" => return Some(vec![Self::Mesh4, Self::Mesh8]),
+            "sessions" => return Some(vec![Self::Sessions1, Self::Sessions8, Self::Sessions64]),
+            "scale" => {
+                let mut all = Self::parse_many("advertise")?;
+                for family in ["pg_join", "mesh", "sessions"] {
+                    all.extend(Self::parse_many(family)?);
+                }
+                return Some(all);
             }
             _ => {}
         }
@@ -169,6 +243,12 @@ pub(crate) struct Sizes {
     pub(crate) fan_in_casts: u64,
     /// Actors the sink advertises in `advertise_1k`, `_10k` and `_100k`.
     pub(crate) advertised: [u64; 3],
+    /// Joins timed in each pg_join run.
+    pub(crate) joins: u64,
+    /// Casts, then calls, shared over the sessions of a sessions workload.
+    pub(crate) session_casts: u64,
+    /// See `session_casts`.
+    pub(crate) session_calls: u64,
     /// Longest a child may take for one step before it is killed.
     pub(crate) step_timeout: Duration,
 }
@@ -188,6 +268,9 @@ impl Sizes {
         fan_in_senders: 3,
         fan_in_casts: 100_000,
         advertised: [1_000, 10_000, 100_000],
+        joins: 30,
+        session_casts: 200_000,
+        session_calls: 20_000,
         step_timeout: Duration::from_secs(180),
     };
 
@@ -204,6 +287,9 @@ impl Sizes {
         fan_in_senders: 3,
         fan_in_casts: 1_000,
         advertised: [100, 300, 1_000],
+        joins: 3,
+        session_casts: 2_000,
+        session_calls: 640,
         step_timeout: Duration::from_secs(60),
     };
 
