@@ -4,7 +4,7 @@
 //! Owns the moments a node or a session begins and the node ends; the
 //! server's dispatch calls into it. Holds no rule of its own.
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::net::TcpListener;
@@ -19,7 +19,7 @@ use super::{
     messages::{InternalMsg, NodeServerMessage},
     redial::{Ending, Failure, Next, Redial},
     server::{ConnectReply, Face, NodeServerState, Serve, answer},
-    session::{NodeSession, SessionArgs, SessionMsg},
+    session::{self, NodeSession, SessionArgs, SessionMsg},
     subscribers::Subscribers,
     table::SessionTable,
     waiters::Waiters,
@@ -104,6 +104,7 @@ impl NodeServerState {
             adverts,
             policy,
             redial: Redial::new(reconnect),
+            spans: HashMap::new(),
         })
     }
 
@@ -318,6 +319,7 @@ impl NodeServerState {
         stream: SessionStream,
     ) {
         let info = SessionInfo::opened(id, stream.direction, stream.remote_addr);
+        let span = session::span::session(&self.local.name, id, stream.direction);
         let args = SessionArgs {
             id,
             node: myself.clone(),
@@ -329,11 +331,12 @@ impl NodeServerState {
             max_message_size: self.config.max_message_size(),
             queue_limit: self.config.queue_limit(),
             receive_budget: self.config.receive_budget(),
+            span: span.clone(),
         };
         let actor = match Actor::spawn_linked(None, NodeSession, args, myself.get_cell()).await {
             Ok((actor, _)) => actor,
             Err(e) => {
-                warn!(session = id, error = %e, "could not start a session");
+                span.in_scope(|| warn!(error = %e, "could not start a session"));
                 self.table.dial_failed(id);
                 let reason = DisconnectReason::local(
                     DisconnectCause::Stopped,
@@ -343,7 +346,8 @@ impl NodeServerState {
                 return;
             }
         };
-        debug!(node = %self.local.name, session = id, direction = ?info.direction, peer_addr = ?info.peer_addr, "session opened");
+        span.in_scope(|| debug!(peer_addr = ?info.peer_addr, "session opened"));
+        self.spans.insert(id, span);
         self.subscribers.opened(&info);
         answer(self.waiters.opened(&info));
         self.table.opened(actor, info);

@@ -7,11 +7,13 @@
 //! stopping live in `lifecycle`. The gRPC face it serves is handed to it by
 //! `service` (see [`Serve`]), which the node must not import.
 
-use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Instant};
+use std::{
+    collections::HashMap, future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Instant,
+};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::net::TcpListener;
-use tracing::{debug, info, warn};
+use tracing::{Span, debug, info, warn};
 
 use super::{
     advertise,
@@ -106,6 +108,9 @@ pub struct NodeServerState {
     pub(super) adverts: Arc<Adverts>,
     pub(super) policy: advertise::Policy,
     pub(super) redial: Redial,
+    /// Each open session's span: the server's lines about a session are
+    /// logged in it (see `session::span`).
+    pub(super) spans: HashMap<SessionId, Span>,
 }
 
 impl std::fmt::Debug for NodeServerState {
@@ -232,7 +237,7 @@ impl Actor for NodeServer {
             // one that failed instead (a bug), so its entry does not linger.
             SupervisionEvent::ActorFailed(cell, err) => {
                 if let Some(id) = state.table.find(|h| h.get_id() == cell.get_id()) {
-                    warn!(session = id, error = %err, "session actor failed");
+                    state.in_session(id, || warn!(error = %err, "session actor failed"));
                     let detail = format!("session failed: {err}");
                     let reason = DisconnectReason::local(DisconnectCause::Transport, detail);
                     state.session_closed(&myself, id, reason);
@@ -351,7 +356,7 @@ impl NodeServerState {
                     .cast(SessionMsg::Sync(advertise::snapshot(&self.adverts)));
                 let info = e.info().clone();
                 self.redial.authenticated(id, &peer.name);
-                info!(node = %self.local.name, peer = %peer.name, session = id, "authenticated");
+                self.in_session(id, || info!("authenticated"));
                 if info.direction == transport::Direction::Outbound {
                     let close = self.arbiter.established(id);
                     self.close_sessions(&close);
@@ -362,7 +367,7 @@ impl NodeServerState {
                 let Some(info) = self.table.ready(id) else {
                     return;
                 };
-                info!(node = %self.local.name, peer = info.peer_name.as_deref().unwrap_or(""), session = id, "ready");
+                self.in_session(id, || info!("ready"));
                 self.subscribers.ready(&info);
                 answer(self.waiters.ready(&info));
                 if self.config.mode() == ConnectionMode::Transitive {
@@ -415,12 +420,22 @@ impl NodeServerState {
         entry.proxy_cells().for_each(end_proxy);
         let info = entry.info();
         let peer = info.peer_name.as_deref();
-        info!(node = %self.local.name, peer = peer.unwrap_or("?"), session = id, %reason, "disconnected");
+        // The span names the node, the session and the peer.
+        let span = self.spans.remove(&id).unwrap_or_else(Span::none);
+        span.in_scope(|| info!(%reason, "disconnected"));
         self.subscribers.disconnected(info, &reason);
         let survivor = peer.and_then(|p| self.table.with_peer(p));
         answer(self.waiters.closed(id, peer, &reason, survivor));
         let peer = peer.map(str::to_owned);
         self.session_lost(myself, id, peer.as_deref(), &reason);
+    }
+
+    /// Runs `log` in session `id`'s span (outside any, once it is gone).
+    fn in_session(&self, id: SessionId, log: impl FnOnce()) {
+        match self.spans.get(&id) {
+            Some(span) => span.in_scope(log),
+            None => log(),
+        }
     }
 
     fn send_to(&self, id: SessionId, msg: SessionMsg) {
@@ -431,7 +446,7 @@ impl NodeServerState {
 
     fn close_sessions(&self, close: &[(SessionId, DisconnectReason)]) {
         for (other, reason) in close {
-            info!(node = %self.local.name, session = other, %reason, "closing session");
+            self.in_session(*other, || info!(%reason, "closing session"));
             self.send_to(*other, SessionMsg::Close(reason.clone()));
         }
     }

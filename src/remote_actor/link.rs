@@ -25,7 +25,7 @@ use tokio::{
     sync::{oneshot, watch},
     task::JoinHandle,
 };
-use tracing::{debug, warn};
+use tracing::{Instrument, Span, debug, warn};
 
 use super::{error::CallError, inbox::Inbox, report};
 use crate::{
@@ -79,18 +79,22 @@ pub(crate) struct SessionLink {
     /// What this node's actors hold of the peer's casts (the reader stops
     /// reading past its budget).
     pub(crate) inbox: Arc<Inbox>,
+    /// The session's span: the writer runs in it, and the link's own lines
+    /// (refusals, failed calls, from whichever proxy) are logged in it.
+    span: Span,
 }
 
 impl SessionLink {
     /// A link whose writer feeds `frames`; frames stay under
     /// `max_message_size`; proxies' sends are refused while `queue_limit`
     /// bytes are held, and [`Self::send`] waits while a quarter of that is.
-    /// Returns the writer's task too.
+    /// `span` is the session's. Returns the writer's task too.
     pub(crate) fn new(
         frames: FrameTx,
         max_message_size: usize,
         queue_limit: usize,
         receive_budget: Option<usize>,
+        span: Span,
     ) -> (Self, JoinHandle<()>) {
         let (close, close_rx) = oneshot::channel();
         // Room for the frame's own overhead.
@@ -103,7 +107,8 @@ impl SessionLink {
             budget,
         ));
         let last_status = frames.last_status();
-        let writer = tokio::spawn(run_writer(outbox.clone(), frames, close_rx));
+        let writer =
+            tokio::spawn(run_writer(outbox.clone(), frames, close_rx).instrument(span.clone()));
         let link = Self {
             peer: OnceLock::new(),
             outbox,
@@ -115,6 +120,7 @@ impl SessionLink {
             closed: watch::Sender::new(None),
             stats: LinkStats::default(),
             inbox: Arc::new(Inbox::new(receive_budget.unwrap_or(usize::MAX))),
+            span,
         };
         (link, writer)
     }
@@ -176,10 +182,12 @@ impl SessionLink {
             // each would flood the log; the counter tells how many.
             Refused::Closed => {
                 bump(&self.stats.refused);
+                let _in = self.span.enter();
                 debug!(peer = %self.peer(), actor, %why, "message refused");
             }
             Refused::TooLarge(_) => {
                 bump(&self.stats.refused);
+                let _in = self.span.enter();
                 warn!(peer = %self.peer(), actor, %why, "message refused");
             }
             // A flood past the limit refuses many: a line a second, with
@@ -194,6 +202,7 @@ impl SessionLink {
                 if logged.is_none_or(|at| now.duration_since(at) >= FULL_LOG_EVERY) {
                     *logged = Some(now);
                     drop(logged);
+                    let _in = self.span.enter();
                     warn!(peer = %self.peer(), actor, %why, refused_so_far = total, "message refused: the queue is full");
                 }
             }
@@ -302,7 +311,9 @@ impl SessionLink {
     }
 
     fn finish_failed(&self, p: Pending, error: CallError) {
-        warn!(peer = %self.peer(), actor = %p.actor, %error, "remote call failed");
+        self.span.in_scope(
+            || warn!(peer = %self.peer(), actor = %p.actor, %error, "remote call failed"),
+        );
         // Reported before the port drops: the caller reads the report when
         // it sees the drop.
         report::report(p.report.as_deref(), || error);

@@ -22,10 +22,11 @@ use tokio::{
     task::{AbortHandle, JoinHandle},
 };
 use tonic::transport::Channel;
+use tracing::{Instrument, Span};
 
 use super::{
     machine::{Action, SessionMachine},
-    reader,
+    reader, span,
 };
 use crate::{
     auth::{Local, NONCE_LEN, Nonce, Peer},
@@ -60,6 +61,8 @@ pub(crate) struct SessionArgs {
     pub(crate) queue_limit: usize,
     /// Bytes of casts local actors may hold untaken (see the inbox).
     pub(crate) receive_budget: Option<usize>,
+    /// The session's span (see [`span`]).
+    pub(crate) span: Span,
 }
 
 /// Messages a session handles.
@@ -122,6 +125,11 @@ pub(crate) struct SessionDriver {
     tick: Duration,
     /// Actions the reader handed over and this actor has not finished.
     handed_over: Arc<AtomicUsize>,
+    /// The session's span, which every handler runs in.
+    span: Span,
+    /// The span of the phase under way (handshake, then sync), closed when
+    /// it ends.
+    phase: Option<Span>,
 }
 
 fn fresh_nonce() -> Nonce {
@@ -140,70 +148,8 @@ impl Actor for NodeSession {
         myself: ActorRef<Self::Msg>,
         args: SessionArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let SessionStream {
-            direction,
-            inbound,
-            outbound,
-            connection,
-            admission,
-            ..
-        } = args.stream;
-        let (link, writer) = SessionLink::new(
-            outbound,
-            args.max_message_size,
-            args.queue_limit,
-            args.receive_budget,
-        );
-        let link = Arc::new(link);
-        let delivery = Delivery::new(link.clone(), args.adverts);
-        let mut first = Vec::new();
-        let machine = match direction {
-            Direction::Inbound => SessionMachine::accept(
-                args.local,
-                fresh_nonce(),
-                args.handshake_timeout,
-                args.heartbeat,
-            ),
-            Direction::Outbound => SessionMachine::dial(
-                args.local,
-                fresh_nonce(),
-                args.handshake_timeout,
-                args.heartbeat,
-                &mut first,
-            ),
-        };
-        let machine = Arc::new(Mutex::new(machine));
-        let handed_over = Arc::new(AtomicUsize::new(0));
-        let reader = tokio::spawn(reader::read(
-            inbound,
-            machine.clone(),
-            myself.clone(),
-            delivery.clone(),
-            handed_over.clone(),
-        ));
-        let deadline = myself
-            .send_after(args.handshake_timeout, || SessionMsg::Deadline)
-            .abort_handle();
-        let mut driver = SessionDriver {
-            id: args.id,
-            node: args.node,
-            direction,
-            machine,
-            mirror: PeerMirror::new(link.clone()),
-            link,
-            delivery,
-            connection,
-            admission,
-            reader: Some(reader),
-            writer: Some(writer),
-            deadline: Some(deadline),
-            handshake_timeout: args.handshake_timeout,
-            tick: args.heartbeat.tick(),
-            handed_over,
-        };
-        // A dialer's Hello; the queue is empty, so this cannot wait.
-        driver.run(&myself, first).await;
-        Ok(driver)
+        let span = args.span.clone();
+        start(myself, args).instrument(span).await
     }
 
     async fn handle(
@@ -212,34 +158,8 @@ impl Actor for NodeSession {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let actions = match msg {
-            SessionMsg::Act(actions) => {
-                state.run(&myself, actions).await;
-                // Done: the reader may deliver traffic itself again once
-                // nothing it handed over is left.
-                state.handed_over.fetch_sub(1, Ordering::Release);
-                return Ok(());
-            }
-            SessionMsg::Proxies(wanted, reply) => {
-                let mut changes = Vec::new();
-                let cells = state
-                    .mirror
-                    .proxies(&myself.get_cell(), wanted, &mut changes)
-                    .await;
-                state.report_proxies(&mut changes);
-                let _ = reply.send(cells);
-                return Ok(());
-            }
-            SessionMsg::Sync(snapshot) => state.step(|m, out| m.sync(snapshot, out)),
-            SessionMsg::Send(envelopes) => state.step(|m, out| m.send(envelopes, out)),
-            SessionMsg::Close(reason) => state.step(|m, out| m.close(reason, out)),
-            SessionMsg::Deadline => state.step(SessionMachine::deadline),
-            SessionMsg::Tick => {
-                state.link.sweep();
-                state.step(|m, out| m.tick(Instant::now(), out))
-            }
-        };
-        state.run(&myself, actions).await;
+        let span = state.span.clone();
+        state.on_message(myself, msg).instrument(span).await;
         Ok(())
     }
 
@@ -255,7 +175,9 @@ impl Actor for NodeSession {
         if let SupervisionEvent::ActorFailed(cell, err) = event
             && let Some(change) = state.mirror.forget(cell.get_id())
         {
-            tracing::warn!(peer = %state.link.peer(), error = %err, "a proxy failed");
+            state
+                .span
+                .in_scope(|| tracing::warn!(error = %err, "a proxy failed"));
             state.report_proxies(&mut vec![change]);
         }
         Ok(())
@@ -269,9 +191,87 @@ impl Actor for NodeSession {
         // Stopped from outside (the node server stopping): still say goodbye.
         let reason = DisconnectReason::local(DisconnectCause::Stopped, "node stopping");
         let actions = state.step(|m, out| m.close(reason, out));
-        state.run(&myself, actions).await;
+        let span = state.span.clone();
+        state.run(&myself, actions).instrument(span).await;
         Ok(())
     }
+}
+
+/// The session actor's `pre_start`, inside the session's span.
+async fn start(
+    myself: ActorRef<SessionMsg>,
+    args: SessionArgs,
+) -> Result<SessionDriver, ActorProcessingErr> {
+    let SessionStream {
+        direction,
+        inbound,
+        outbound,
+        connection,
+        admission,
+        ..
+    } = args.stream;
+    let (link, writer) = SessionLink::new(
+        outbound,
+        args.max_message_size,
+        args.queue_limit,
+        args.receive_budget,
+        args.span.clone(),
+    );
+    let link = Arc::new(link);
+    let delivery = Delivery::new(link.clone(), args.adverts);
+    let mut first = Vec::new();
+    let machine = match direction {
+        Direction::Inbound => SessionMachine::accept(
+            args.local,
+            fresh_nonce(),
+            args.handshake_timeout,
+            args.heartbeat,
+        ),
+        Direction::Outbound => SessionMachine::dial(
+            args.local,
+            fresh_nonce(),
+            args.handshake_timeout,
+            args.heartbeat,
+            &mut first,
+        ),
+    };
+    let machine = Arc::new(Mutex::new(machine));
+    let handed_over = Arc::new(AtomicUsize::new(0));
+    let reader = tokio::spawn(
+        reader::read(
+            inbound,
+            machine.clone(),
+            myself.clone(),
+            delivery.clone(),
+            handed_over.clone(),
+        )
+        .instrument(args.span.clone()),
+    );
+    let deadline = myself
+        .send_after(args.handshake_timeout, || SessionMsg::Deadline)
+        .abort_handle();
+    let mut driver = SessionDriver {
+        id: args.id,
+        node: args.node,
+        direction,
+        machine,
+        mirror: PeerMirror::new(link.clone()),
+        link,
+        delivery,
+        connection,
+        admission,
+        reader: Some(reader),
+        writer: Some(writer),
+        deadline: Some(deadline),
+        handshake_timeout: args.handshake_timeout,
+        tick: args.heartbeat.tick(),
+        handed_over,
+        phase: Some(span::handshake(&args.span)),
+        span: args.span,
+    };
+    // A dialer's Hello; the queue is empty, so this cannot wait.
+    driver.run(&myself, first).await;
+    Ok(driver)
 }
 
 /// The machine, locked. Every step is a short, synchronous transition that
@@ -281,6 +281,38 @@ pub(super) fn lock(machine: &Mutex<SessionMachine>) -> MutexGuard<'_, SessionMac
 }
 
 impl SessionDriver {
+    /// One message, inside the session's span.
+    async fn on_message(&mut self, myself: ActorRef<SessionMsg>, msg: SessionMsg) {
+        let actions = match msg {
+            SessionMsg::Act(actions) => {
+                self.run(&myself, actions).await;
+                // Done: the reader may deliver traffic itself again once
+                // nothing it handed over is left.
+                self.handed_over.fetch_sub(1, Ordering::Release);
+                return;
+            }
+            SessionMsg::Proxies(wanted, reply) => {
+                let mut changes = Vec::new();
+                let cells = self
+                    .mirror
+                    .proxies(&myself.get_cell(), wanted, &mut changes)
+                    .await;
+                self.report_proxies(&mut changes);
+                let _ = reply.send(cells);
+                return;
+            }
+            SessionMsg::Sync(snapshot) => self.step(|m, out| m.sync(snapshot, out)),
+            SessionMsg::Send(envelopes) => self.step(|m, out| m.send(envelopes, out)),
+            SessionMsg::Close(reason) => self.step(|m, out| m.close(reason, out)),
+            SessionMsg::Deadline => self.step(SessionMachine::deadline),
+            SessionMsg::Tick => {
+                self.link.sweep();
+                self.step(|m, out| m.tick(Instant::now(), out))
+            }
+        };
+        self.run(&myself, actions).await;
+    }
+
     /// Feeds the machine one input; returns what it asks for.
     fn step(&self, input: impl FnOnce(&mut SessionMachine, &mut Vec<Action>)) -> Vec<Action> {
         let mut out = Vec::new();
@@ -328,6 +360,8 @@ impl SessionDriver {
                 }
                 Action::Authenticated(peer) => {
                     self.admission = None;
+                    span::identified(&self.span, &peer);
+                    self.phase = Some(span::sync(&self.span));
                     self.link.set_peer(&peer.name);
                     self.report(SessionEvent::Authenticated {
                         peer,
@@ -345,6 +379,7 @@ impl SessionDriver {
                 Action::RoundTrip(rtt) => self.link.stats.record_round_trip(rtt),
                 Action::Ready => {
                     self.cancel_deadline();
+                    self.phase = None;
                     self.report(SessionEvent::Ready);
                 }
                 Action::Close { reason, farewell } => self.end(myself, reason, farewell),
@@ -397,6 +432,7 @@ impl SessionDriver {
     /// frames arrive before the stream is dropped.
     fn end(&mut self, myself: &ActorRef<SessionMsg>, reason: DisconnectReason, farewell: Farewell) {
         self.cancel_deadline();
+        self.phase = None;
         self.link.close(&reason, farewell);
         self.mirror.stop_all();
         let connection = self.connection.take();

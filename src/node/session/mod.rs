@@ -11,6 +11,7 @@
 //!   node server's snapshot, changes, close; the deadline) and carries out
 //!   the actions that need an actor or the node server: claims, the mirror
 //!   of the peer's actors, reports, the end.
+//! - [`span`]: the session's tracing spans, which all of the above run in.
 //!
 //! Owns its stream, its link and its proxies. Talks to the node server only
 //! through [`crate::node::messages`]; never touches the node's tables.
@@ -18,6 +19,7 @@
 mod driver;
 mod machine;
 mod reader;
+pub(crate) mod span;
 
 pub(crate) use driver::{NodeSession, SessionArgs, SessionMsg};
 

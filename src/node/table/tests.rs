@@ -27,6 +27,7 @@ fn link() -> Arc<SessionLink> {
             64 * 1024,
             crate::node::DEFAULT_QUEUE_LIMIT,
             None,
+            tracing::Span::none(),
         )
         .0,
     )

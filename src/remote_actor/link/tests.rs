@@ -19,7 +19,7 @@ async fn drain(response: crate::transport::ResponseFrames) -> Vec<Result<pb::Fra
 #[tokio::test(flavor = "current_thread")]
 async fn an_acceptor_refusal_ends_the_response_with_its_status() {
     let (frames, response) = acceptor_channel();
-    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None);
+    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None, tracing::Span::none());
     let reason = refused();
     link.close(&reason, Some(Err(reason.to_status())));
     writer.await.expect("the writer ends");
@@ -37,7 +37,7 @@ async fn an_acceptor_refusal_ends_the_response_with_its_status() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_refusal_survives_a_writer_aborted_before_it_ran() {
     let (frames, response) = acceptor_channel();
-    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None);
+    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None, tracing::Span::none());
     let reason = refused();
     link.close(&reason, Some(Err(reason.to_status())));
     // On this single-threaded runtime the writer has not been polled yet.
@@ -55,7 +55,7 @@ async fn a_refusal_survives_a_writer_aborted_before_it_ran() {
 async fn an_orderly_end_stays_ok_and_a_peer_end_says_nothing() {
     // A Goodbye farewell: the frame, then the end (OK), aborted or not.
     let (frames, response) = acceptor_channel();
-    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None);
+    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None, tracing::Span::none());
     let goodbye = pb::Frame::from(vec![pb::Envelope::from(Body::Ready(pb::Ready {}))]);
     let reason = DisconnectReason::local(DisconnectCause::Stopped, "node stopping");
     link.close(&reason, Some(Ok(goodbye)));
@@ -66,7 +66,7 @@ async fn an_orderly_end_stays_ok_and_a_peer_end_says_nothing() {
 
     // No farewell (the peer ended the session): the response just ends.
     let (frames, response) = acceptor_channel();
-    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None);
+    let (link, writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None, tracing::Span::none());
     link.close(&refused(), None);
     writer.abort();
     let _ = writer.await;
@@ -78,7 +78,13 @@ async fn an_orderly_end_stays_ok_and_a_peer_end_says_nothing() {
 /// takes, then the outbox fills.
 fn stalled_link(queue_limit: usize) -> (SessionLink, tokio::sync::mpsc::Receiver<pb::Frame>) {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let (link, _writer) = SessionLink::new(FrameTx::Dialer(tx), 64 * 1024, queue_limit, None);
+    let (link, _writer) = SessionLink::new(
+        FrameTx::Dialer(tx),
+        64 * 1024,
+        queue_limit,
+        None,
+        tracing::Span::none(),
+    );
     (link, rx)
 }
 
@@ -173,7 +179,13 @@ async fn a_reserved_cast_waits_for_room_and_is_then_never_refused() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_farewell_handed_over_after_the_outbox_closed_still_goes_out() {
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    let (link, writer) = SessionLink::new(FrameTx::Dialer(tx), 64 * 1024, 1 << 20, None);
+    let (link, writer) = SessionLink::new(
+        FrameTx::Dialer(tx),
+        64 * 1024,
+        1 << 20,
+        None,
+        tracing::Span::none(),
+    );
     link.outbox.close();
     for _ in 0..10 {
         tokio::task::yield_now().await;
@@ -191,7 +203,7 @@ async fn a_farewell_handed_over_after_the_outbox_closed_still_goes_out() {
 #[tokio::test]
 async fn the_sweep_lets_go_of_local_actors_that_stopped() {
     let (frames, _response) = acceptor_channel();
-    let (link, _writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None);
+    let (link, _writer) = SessionLink::new(frames, 64 * 1024, 1 << 20, None, tracing::Span::none());
     let (gone, kept) = (
         crate::test_actor::idle_cell().await,
         crate::test_actor::idle_cell().await,
