@@ -77,6 +77,18 @@ pub(crate) struct LinkStats {
     /// The last and smoothed round trip in microseconds (0: none yet).
     rtt_last_us: AtomicU64,
     rtt_smoothed_us: AtomicU64,
+    /// Frames read from the peer, their envelopes and their bytes.
+    frames_in: AtomicU64,
+    envelopes_in: AtomicU64,
+    bytes_in: AtomicU64,
+}
+
+/// Frames, envelopes and bytes through one direction of a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Wire {
+    pub(crate) frames: u64,
+    pub(crate) envelopes: u64,
+    pub(crate) bytes: u64,
 }
 
 /// Adds one to `counter`.
@@ -94,6 +106,24 @@ impl LinkStats {
         self.rtt_last_us.store(micros(rtt.last), Ordering::Relaxed);
         self.rtt_smoothed_us
             .store(micros(rtt.smoothed), Ordering::Relaxed);
+    }
+
+    /// Records a frame read from the peer: `envelopes` envelopes in `bytes`
+    /// encoded bytes.
+    pub(crate) fn frame_in(&self, envelopes: usize, bytes: usize) {
+        self.frames_in.fetch_add(1, Ordering::Relaxed);
+        self.envelopes_in
+            .fetch_add(envelopes as u64, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// What was read from the peer so far.
+    pub(crate) fn wire_in(&self) -> Wire {
+        Wire {
+            frames: self.frames_in.load(Ordering::Relaxed),
+            envelopes: self.envelopes_in.load(Ordering::Relaxed),
+            bytes: self.bytes_in.load(Ordering::Relaxed),
+        }
     }
 
     /// The round trip last recorded, if any.

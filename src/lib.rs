@@ -91,6 +91,7 @@ pub mod registry;
 mod remote_actor;
 mod reply;
 mod service;
+mod telemetry;
 #[cfg(test)]
 mod test_actor;
 mod transport;

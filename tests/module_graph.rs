@@ -19,7 +19,7 @@ use std::{
 /// support, a facade) may import anything.
 const ORDER: &[&[&str]] = &[
     &["pb", "reply", "counters"],
-    &["reason"],
+    &["reason", "telemetry"],
     &["auth", "wire"],
     &["transport"],
     &["remote_actor"],

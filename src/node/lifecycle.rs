@@ -28,6 +28,7 @@ use crate::{
     auth::{Local, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, TokenVerifier},
     reason::{DisconnectCause, DisconnectReason},
     registry::Adverts,
+    telemetry,
     transport::{self, DialError, SessionStream, TlsConfig},
 };
 
@@ -88,6 +89,7 @@ impl NodeServerState {
             mode: config.advertise(),
             filter: config.advertise_filter().cloned(),
         };
+        telemetry::describe();
         advertise::scan(&adverts, &policy);
         info!(node = %local.name, %listen_addr, advertised = %local.listen_addr, "listening");
         let reconnect = config.reconnect();
@@ -351,6 +353,7 @@ impl NodeServerState {
         self.subscribers.opened(&info);
         answer(self.waiters.opened(&info));
         self.table.opened(actor, info);
+        self.publish_states();
     }
 
     pub(super) async fn shut_down(&mut self, myself: &ActorRef<NodeServerMessage>) {

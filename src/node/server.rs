@@ -20,7 +20,7 @@ use super::{
     arbiter::{Arbiter, Verdict},
     config::{ConnectionMode, HandshakeLimits, NodeConfig},
     connect::ConnectError,
-    info::{NodeInfo, SessionId, SessionInfo},
+    info::{NodeInfo, SessionId, SessionInfo, SessionState},
     introspect,
     messages::{Internal, InternalMsg, NodeServerMessage, SessionEvent},
     on_demand,
@@ -37,6 +37,7 @@ use crate::{
     pb::{self, envelope::Body},
     reason::{DisconnectCause, DisconnectReason},
     registry::{Adverts, end_proxy},
+    telemetry,
     transport::{self, Serving, Settings},
 };
 
@@ -357,6 +358,7 @@ impl NodeServerState {
                 let info = e.info().clone();
                 self.redial.authenticated(id, &peer.name);
                 self.in_session(id, || info!("authenticated"));
+                self.publish_states();
                 if info.direction == transport::Direction::Outbound {
                     let close = self.arbiter.established(id);
                     self.close_sessions(&close);
@@ -368,6 +370,7 @@ impl NodeServerState {
                     return;
                 };
                 self.in_session(id, || info!("ready"));
+                self.publish_states();
                 self.subscribers.ready(&info);
                 answer(self.waiters.ready(&info));
                 if self.config.mode() == ConnectionMode::Transitive {
@@ -419,6 +422,13 @@ impl NodeServerState {
         }
         entry.proxy_cells().for_each(end_proxy);
         let info = entry.info();
+        telemetry::session_closed(
+            &self.local.name,
+            reason.cause.as_str(),
+            if reason.by_peer { "peer" } else { "local" },
+            info.state != SessionState::Handshake,
+        );
+        self.publish_states();
         let peer = info.peer_name.as_deref();
         // The span names the node, the session and the peer.
         let span = self.spans.remove(&id).unwrap_or_else(Span::none);
@@ -428,6 +438,20 @@ impl NodeServerState {
         answer(self.waiters.closed(id, peer, &reason, survivor));
         let peer = peer.map(str::to_owned);
         self.session_lost(myself, id, peer.as_deref(), &reason);
+    }
+
+    /// Sets the node's session gauges from the table.
+    pub(super) fn publish_states(&self) {
+        let mut counts = [("handshake", 0), ("authenticated", 0), ("ready", 0)];
+        for info in self.table.snapshots() {
+            let i = match info.state {
+                SessionState::Handshake => 0,
+                SessionState::Authenticated => 1,
+                SessionState::Ready => 2,
+            };
+            counts[i].1 += 1;
+        }
+        telemetry::session_states(&self.local.name, counts);
     }
 
     /// Runs `log` in session `id`'s span (outside any, once it is gone).

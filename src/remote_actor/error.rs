@@ -75,6 +75,22 @@ pub enum CallErrorKind {
 }
 
 impl CallErrorKind {
+    /// The kind's name in snake case (`"unknown_actor"`), as metrics label it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::UnknownActor => "unknown_actor",
+            Self::Undecodable => "undecodable",
+            Self::Dropped => "dropped",
+            Self::ActorStopped => "actor_stopped",
+            Self::Disconnected => "disconnected",
+            Self::TooLarge => "too_large",
+            Self::Overloaded => "overloaded",
+            Self::NotRunning => "not_running",
+            Self::NotRemotable => "not_remotable",
+        }
+    }
+
     /// Every kind.
     pub const ALL: [Self; 10] = [
         Self::Timeout,

@@ -32,6 +32,7 @@ use crate::{
     counters::{LinkStats, SessionCounters, bump},
     pb::{self, envelope::Body},
     reason::DisconnectReason,
+    telemetry::{CallMetrics, Totals},
     transport::{Bound, Farewell, FrameTx, LastStatus, Outbox, Refused, run_writer},
 };
 
@@ -55,6 +56,8 @@ struct Pending {
     /// Who was called, for logs.
     actor: String,
     deadline: Option<Instant>,
+    /// When it was sent.
+    sent: Instant,
 }
 
 /// See the module docs.
@@ -82,6 +85,8 @@ pub(crate) struct SessionLink {
     /// The session's span: the writer runs in it, and the link's own lines
     /// (refusals, failed calls, from whichever proxy) are logged in it.
     span: Span,
+    /// How calls end, once the peer is known.
+    call_metrics: OnceLock<CallMetrics>,
 }
 
 impl SessionLink {
@@ -121,6 +126,7 @@ impl SessionLink {
             stats: LinkStats::default(),
             inbox: Arc::new(Inbox::new(receive_budget.unwrap_or(usize::MAX))),
             span,
+            call_metrics: OnceLock::new(),
         };
         (link, writer)
     }
@@ -128,6 +134,22 @@ impl SessionLink {
     /// The peer's name, for logs ("?" before the handshake names it).
     pub(crate) fn peer(&self) -> &str {
         self.peer.get().map_or("?", String::as_str)
+    }
+
+    /// Sets where the ends of calls are counted (once; later calls change
+    /// nothing).
+    pub(crate) fn set_call_metrics(&self, metrics: CallMetrics) {
+        let _ = self.call_metrics.set(metrics);
+    }
+
+    /// Everything the session publishes as metrics, as it is now.
+    pub(crate) fn totals(&self) -> Totals {
+        Totals {
+            counters: self.counters(),
+            wire_in: self.stats.wire_in(),
+            wire_out: self.outbox.sent(),
+            rtt: self.stats.round_trip().map(|r| r.smoothed),
+        }
     }
 
     /// Names the peer (once; later calls change nothing).
@@ -246,6 +268,7 @@ impl SessionLink {
             actor: actor.to_owned(),
             // A huge timeout ("forever") has no deadline.
             deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
+            sent: Instant::now(),
         };
         if let Some(reason) = self.closed.borrow().clone() {
             self.refused(actor, Refused::Closed);
@@ -283,6 +306,9 @@ impl SessionLink {
     pub(crate) fn complete(&self, tag: u64, result: Vec<u8>) {
         let pending = self.pending().remove(&tag);
         if let Some(p) = pending {
+            if let Some(metrics) = self.call_metrics.get() {
+                metrics.answered(p.sent.elapsed());
+            }
             // The caller may have given up (timeout); a late reply is dropped.
             let _ = p.reply.send(result);
         }
@@ -314,6 +340,9 @@ impl SessionLink {
         self.span.in_scope(
             || warn!(peer = %self.peer(), actor = %p.actor, %error, "remote call failed"),
         );
+        if let Some(metrics) = self.call_metrics.get() {
+            metrics.failed(error.kind().as_str());
+        }
         // Reported before the port drops: the caller reads the report when
         // it sees the drop.
         report::report(p.report.as_deref(), || error);
@@ -338,6 +367,9 @@ impl SessionLink {
             .map(|(_, p)| p)
             .collect();
         for p in expired {
+            if let Some(metrics) = self.call_metrics.get() {
+                metrics.failed(CallError::Timeout.kind().as_str());
+            }
             report::report(p.report.as_deref(), || CallError::Timeout);
         }
         // Local actors that stopped since: what they held is given back and

@@ -30,7 +30,7 @@ use std::{
 use bytes::BytesMut;
 use tokio::sync::Notify;
 
-use crate::pb;
+use crate::{counters::Wire, pb};
 
 /// Why an envelope was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,9 @@ struct State {
     /// Bytes reserved and not yet pushed.
     reserved: usize,
     closed: bool,
+    /// What went into the outbox (envelopes) and out of it (frames, bytes
+    /// as framed), since it opened.
+    sent: Wire,
 }
 
 impl State {
@@ -191,6 +194,7 @@ impl Outbox {
             }
         }
         state.queued += len;
+        state.sent.envelopes += 1;
         drop(state);
         if was_empty {
             self.ready.notify_one();
@@ -239,6 +243,11 @@ impl Outbox {
         self.state().held()
     }
 
+    /// What went in and out so far.
+    pub(crate) fn sent(&self) -> Wire {
+        self.state().sent
+    }
+
     /// Refuses everything from now on; the writer may still take what is
     /// queued.
     pub(crate) fn close(&self) {
@@ -268,6 +277,8 @@ impl Outbox {
             return None;
         }
         state.queued -= bytes;
+        state.sent.frames += 1;
+        state.sent.bytes += bytes as u64;
         drop(state);
         self.room.notify_waiters();
         Some(taken)

@@ -160,6 +160,10 @@ struct RunArgs {
     /// group `kv`, for grpcurl and other clients to cast to and call.
     #[arg(long)]
     demo_actors: bool,
+    /// Serve the node's metrics for Prometheus (text format, any path) on
+    /// this address, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The TLS settings the flags ask for, if any.
@@ -444,6 +448,13 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(tls) = tls(&args)? {
         config = config.with_tls(tls);
     }
+    // Before the node starts, so its first session is counted too.
+    if let Some(addr) = args.metrics_addr {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .map_err(|e| format!("serving metrics on {addr}: {e}"))?;
+    }
     let mut members = Vec::new();
     for group in &args.join {
         let member = format!("{group}@{name}");
@@ -464,6 +475,9 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     ractor_grpc::subscribe(&node, "printer", Printer(name.clone()))?;
     let info = ractor_grpc::node_info(&node).await?;
     println!("[{name}] listening on {}", info.listen_addr);
+    if let Some(addr) = args.metrics_addr {
+        println!("[{name}] metrics on http://{addr}/metrics");
+    }
     for (_, member, group) in &members {
         println!("[{name}] started {member} in pg group {group}");
     }

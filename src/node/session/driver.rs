@@ -39,6 +39,7 @@ use crate::{
     reason::{DisconnectCause, DisconnectReason},
     registry::{Adverts, PeerMirror, ProxyChange},
     remote_actor::{Delivery, SessionLink},
+    telemetry::{CallMetrics, SessionMetrics},
     transport::{Direction, Farewell, SessionStream},
 };
 
@@ -130,6 +131,10 @@ pub(crate) struct SessionDriver {
     /// The span of the phase under way (handshake, then sync), closed when
     /// it ends.
     phase: Option<Span>,
+    /// This node's name, for metric labels.
+    node_name: Arc<str>,
+    /// The session's metrics, once the peer is known.
+    metrics: Option<SessionMetrics>,
 }
 
 fn fresh_nonce() -> Nonce {
@@ -220,6 +225,7 @@ async fn start(
     let link = Arc::new(link);
     let delivery = Delivery::new(link.clone(), args.adverts);
     let mut first = Vec::new();
+    let node_name: Arc<str> = args.local.name.as_str().into();
     let machine = match direction {
         Direction::Inbound => SessionMachine::accept(
             args.local,
@@ -268,6 +274,8 @@ async fn start(
         handed_over,
         phase: Some(span::handshake(&args.span)),
         span: args.span,
+        node_name,
+        metrics: None,
     };
     // A dialer's Hello; the queue is empty, so this cannot wait.
     driver.run(&myself, first).await;
@@ -307,6 +315,9 @@ impl SessionDriver {
             SessionMsg::Deadline => self.step(SessionMachine::deadline),
             SessionMsg::Tick => {
                 self.link.sweep();
+                if let Some(metrics) = &mut self.metrics {
+                    metrics.publish(&self.link.totals());
+                }
                 self.step(|m, out| m.tick(Instant::now(), out))
             }
         };
@@ -362,6 +373,9 @@ impl SessionDriver {
                     self.admission = None;
                     span::identified(&self.span, &peer);
                     self.phase = Some(span::sync(&self.span));
+                    self.metrics = Some(SessionMetrics::new(&self.node_name, &peer.name));
+                    self.link
+                        .set_call_metrics(CallMetrics::new(&self.node_name, &peer.name));
                     self.link.set_peer(&peer.name);
                     self.report(SessionEvent::Authenticated {
                         peer,
@@ -434,6 +448,9 @@ impl SessionDriver {
         self.cancel_deadline();
         self.phase = None;
         self.link.close(&reason, farewell);
+        if let Some(metrics) = &mut self.metrics {
+            metrics.ended(&self.link.totals());
+        }
         self.mirror.stop_all();
         let connection = self.connection.take();
         let tasks: Vec<JoinHandle<()>> = [self.writer.take(), self.reader.take()]

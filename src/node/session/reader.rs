@@ -103,6 +103,10 @@ pub(super) async fn read(
     let mut actions = Vec::new();
     loop {
         let next = inbound.message().await;
+        if let Ok(Some(frame)) = &next {
+            let bytes = prost::Message::encoded_len(frame);
+            delivery.link.stats.frame_in(frame.envelopes.len(), bytes);
+        }
         let ended = take(&mut lock(&machine), next, Instant::now(), &mut actions);
         // What this read hands over goes in one message: a frame of many
         // adverts costs the actor one hop, not one per advert.
