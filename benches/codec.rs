@@ -57,6 +57,7 @@ fn cast_envelope(seq: u64) -> pb::Envelope {
             to: 3,
             variant: "Data".into(),
             args: to_bytes(&(seq, vec![7u8; 32])),
+            traceparent: String::new(),
         })),
     }
 }

@@ -94,6 +94,7 @@ mod service;
 mod telemetry;
 #[cfg(test)]
 mod test_actor;
+mod trace;
 mod transport;
 pub mod wire;
 #[doc(hidden)]
@@ -150,5 +151,6 @@ pub use ractor_grpc_derive::{RactorClusterMessage, RactorMessage};
 pub use reason::{DisconnectCause, DisconnectReason};
 pub use remote_actor::{CallError, CallErrorKind, SendError, call, send};
 pub use reply::NodeStopped;
+pub use trace::TraceParent;
 pub use transport::{Direction, TlsConfig};
 pub use wire::{Wire, WireError};

@@ -197,6 +197,7 @@ async fn pid_0_is_an_ordinary_actor_id() {
         to: 0,
         variant: "V".into(),
         args: vec![],
+        traceparent: String::new(),
     };
     assert_eq!(cast.encode_to_vec(), [0x12, 0x01, b'V']);
 

@@ -18,7 +18,7 @@ use std::{
 /// other at all. `lib.rs` (the root) and `private.rs` (generated code's
 /// support, a facade) may import anything.
 const ORDER: &[&[&str]] = &[
-    &["pb", "reply", "counters"],
+    &["pb", "reply", "counters", "trace"],
     &["reason", "telemetry"],
     &["auth", "wire"],
     &["transport"],

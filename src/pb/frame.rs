@@ -174,6 +174,7 @@ mod tests {
                 to: 7,
                 variant: "Data".into(),
                 args: vec![1; 300],
+                traceparent: String::new(),
             })
             .into(),
             Body::Ping(Ping { seq: 9 }).into(),
@@ -248,6 +249,7 @@ mod tests {
                 to,
                 variant: variant.into(),
                 args: args.clone(),
+                traceparent: String::new(),
             })
             .into();
             assert_eq!(framed_cast_len(to, variant, &args), framed_len(&envelope));

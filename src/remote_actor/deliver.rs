@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use ractor::{ActorCell, ActorStatus, message::SerializedMessage};
 use tokio::sync::oneshot;
-use tracing::warn;
+use tracing::{Instrument, Span, debug_span, field::Empty, warn};
 
 use super::{
     error::CallError,
@@ -22,8 +22,18 @@ use crate::{
     counters::bump,
     pb::{self, envelope::Body},
     reply,
+    trace::TraceParent,
     transport::Refused,
 };
+
+/// Records on `span` the trace a message's `traceparent` names, if it is
+/// valid (a value that is not is ignored, as W3C Trace Context asks).
+fn continue_trace(span: &Span, traceparent: &str) {
+    if let Some(tp) = TraceParent::parse(traceparent) {
+        span.record("trace_id", tp.trace_id_hex());
+        span.record("parent_id", tp.parent_id_hex());
+    }
+}
 
 /// The local actors a peer may address, by pid.
 pub(crate) trait LocalActors: Send + Sync + std::fmt::Debug {
@@ -85,6 +95,16 @@ impl Delivery {
     fn cast(&self, c: pb::Cast) {
         let link = &self.link;
         bump(&link.stats.casts_received);
+        // A cast that carries a trace is delivered in a span that continues
+        // it; one that carries none costs nothing here.
+        let span = if c.traceparent.is_empty() {
+            Span::none()
+        } else {
+            let span = debug_span!("cast", pid = c.to, variant = %c.variant, trace_id = Empty, parent_id = Empty);
+            continue_trace(&span, &c.traceparent);
+            span
+        };
+        let _in = span.enter();
         let Some(cell) = self.actors.get(c.to) else {
             bump(&link.stats.unknown_actor);
             warn!(peer = %link.peer(), pid = c.to, variant = %c.variant, "dropping a cast for an unknown actor");
@@ -115,6 +135,11 @@ impl Delivery {
         let link = &self.link;
         bump(&link.stats.calls_received);
         let tag = c.tag;
+        // The callee's half of the call, until its answer is sent (the
+        // caller's half has the same tag).
+        let span = debug_span!("call", pid = c.to, variant = %c.variant, tag, trace_id = Empty, parent_id = Empty);
+        continue_trace(&span, &c.traceparent);
+        let _in = span.enter();
         let Some(cell) = self.actors.get(c.to) else {
             let error = CallError::UnknownActor(format!("no actor {} is advertised here", c.to));
             link.send_control(Body::CallError(error.to_wire(tag)).into());
@@ -136,7 +161,7 @@ impl Delivery {
             return;
         }
         let link = link.clone();
-        tokio::spawn(async move {
+        let task = async move {
             // A call without a timeout must not outlive its session: when the
             // link closes nobody is left to answer to.
             let outcome = tokio::select! {
@@ -170,6 +195,7 @@ impl Delivery {
                 ));
                 let _ = link.send(Body::CallError(error.to_wire(tag))).await;
             }
-        });
+        };
+        tokio::spawn(task.instrument(span.clone()));
     }
 }

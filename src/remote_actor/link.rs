@@ -25,7 +25,7 @@ use tokio::{
     sync::{oneshot, watch},
     task::JoinHandle,
 };
-use tracing::{Instrument, Span, debug, warn};
+use tracing::{Instrument, Span, debug, debug_span, warn};
 
 use super::{error::CallError, inbox::Inbox, report};
 use crate::{
@@ -58,6 +58,8 @@ struct Pending {
     deadline: Option<Instant>,
     /// When it was sent.
     sent: Instant,
+    /// The caller's half of the call, closed when the call ends.
+    span: Span,
 }
 
 /// See the module docs.
@@ -241,7 +243,12 @@ impl SessionLink {
         args: Vec<u8>,
         reserved: Option<usize>,
     ) {
-        let envelope = pb::Envelope::from(Body::Cast(pb::Cast { to, variant, args }));
+        let envelope = pb::Envelope::from(Body::Cast(pb::Cast {
+            to,
+            variant,
+            args,
+            traceparent: String::new(),
+        }));
         let bound = reserved.map_or(Bound::Limit, Bound::Reserved);
         match self.outbox.push(envelope, bound) {
             Ok(()) => bump(&self.stats.casts_sent),
@@ -262,7 +269,11 @@ impl SessionLink {
     ) {
         let timeout = reply.get_timeout();
         let tag = self.next_tag.fetch_add(1, Ordering::Relaxed);
+        // The caller's half of the call: it ends when the call does (the
+        // callee's half, in its session's span, has the same tag).
+        let span = debug_span!(parent: &self.span, "call", actor = %actor, variant = %variant, tag);
         let pending = Pending {
+            span,
             reply,
             report,
             actor: actor.to_owned(),
@@ -287,6 +298,7 @@ impl SessionLink {
             timeout_ms: timeout.map_or(0, |t| {
                 u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)
             }),
+            traceparent: String::new(),
         };
         match self.outbox.push(Body::Call(call).into(), Bound::Limit) {
             Ok(()) => bump(&self.stats.calls_sent),
@@ -337,7 +349,7 @@ impl SessionLink {
     }
 
     fn finish_failed(&self, p: Pending, error: CallError) {
-        self.span.in_scope(
+        p.span.in_scope(
             || warn!(peer = %self.peer(), actor = %p.actor, %error, "remote call failed"),
         );
         if let Some(metrics) = self.call_metrics.get() {

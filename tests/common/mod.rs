@@ -5,6 +5,7 @@
 pub mod actors;
 pub mod peer;
 pub mod raw;
+pub mod spans;
 pub mod unary;
 
 use std::{

@@ -343,6 +343,7 @@ pub fn cast(to: u64, variant: &str, args: Vec<u8>) -> pb::Envelope {
         to,
         variant: variant.to_owned(),
         args,
+        traceparent: String::new(),
     }))
 }
 
@@ -353,6 +354,7 @@ pub fn call(tag: u64, to: u64, variant: &str, args: Vec<u8>, timeout_ms: u64) ->
         args,
         tag,
         timeout_ms,
+        traceparent: String::new(),
     }))
 }
 

@@ -38,6 +38,7 @@ fn call(tag: u64, to: u64, variant: &str, args: Vec<u8>) -> pb::Envelope {
         args,
         tag,
         timeout_ms: 5000,
+        traceparent: String::new(),
     }))
 }
 
@@ -46,6 +47,7 @@ fn cast(to: u64, variant: &str, args: Vec<u8>) -> pb::Envelope {
         to,
         variant: variant.into(),
         args,
+        traceparent: String::new(),
     }))
 }
 

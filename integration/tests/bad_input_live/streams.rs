@@ -91,6 +91,7 @@ pub(super) async fn before_auth(addr: &str) -> Tally {
             to: 0,
             variant: "Ping".into(),
             args: Vec::new(),
+            traceparent: String::new(),
         })
     };
     let firsts: Vec<(&str, Body)> = vec![
@@ -120,6 +121,7 @@ pub(super) async fn before_auth(addr: &str) -> Tally {
                 args: vec![0; 8],
                 tag: 1,
                 timeout_ms: 1000,
+                traceparent: String::new(),
             }),
         ),
         ("CallReply", Body::CallReply(pb::CallReply::default())),
@@ -192,6 +194,7 @@ pub(super) async fn oversized(addr: &str) -> Tally {
         to: 0,
         variant: "Ping".into(),
         args: vec![0; max],
+        traceparent: String::new(),
     })]);
     assert!(big.len() > max);
     peer.session.send(big).await;

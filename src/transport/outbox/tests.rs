@@ -10,6 +10,7 @@ fn cast(to: u64, len: usize) -> pb::Envelope {
         to,
         variant: "Data".into(),
         args: vec![0; len],
+        traceparent: String::new(),
     })
     .into()
 }

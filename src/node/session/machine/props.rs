@@ -187,17 +187,30 @@ fn handshake() -> impl Strategy<Value = Body> {
 
 /// Adverts, traffic and heartbeats, with random fields.
 fn traffic() -> impl Strategy<Value = Body> {
-    let call = (any::<u64>(), word(), bytes(), any::<u64>(), any::<u64>()).prop_map(
-        |(to, variant, args, tag, timeout_ms)| {
+    // Trace context: none, a valid one, or junk (which must be ignored).
+    let traceparent = prop_oneof![
+        Just(String::new()),
+        Just("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+        word(),
+    ];
+    let call = (
+        any::<u64>(),
+        word(),
+        bytes(),
+        any::<u64>(),
+        any::<u64>(),
+        traceparent.clone(),
+    )
+        .prop_map(|(to, variant, args, tag, timeout_ms, traceparent)| {
             Body::Call(pb::Call {
                 to,
                 variant,
                 args,
                 tag,
                 timeout_ms,
+                traceparent,
             })
-        },
-    );
+        });
     let pg_joined = (word(), word(), vec(actor_ref(), 0..3)).prop_map(|(scope, group, actors)| {
         Body::PgJoined(pb::PgJoined {
             scope,
@@ -207,8 +220,16 @@ fn traffic() -> impl Strategy<Value = Body> {
     });
     let pg_left = (word(), word(), vec(any::<u64>(), 0..4))
         .prop_map(|(scope, group, pids)| Body::PgLeft(pb::PgLeft { scope, group, pids }));
-    let cast = (any::<u64>(), word(), bytes())
-        .prop_map(|(to, variant, args)| Body::Cast(pb::Cast { to, variant, args }));
+    let cast = (any::<u64>(), word(), bytes(), traceparent).prop_map(
+        |(to, variant, args, traceparent)| {
+            Body::Cast(pb::Cast {
+                to,
+                variant,
+                args,
+                traceparent,
+            })
+        },
+    );
     let answer = prop_oneof![
         (any::<u64>(), bytes())
             .prop_map(|(tag, result)| Body::CallReply(pb::CallReply { tag, result })),

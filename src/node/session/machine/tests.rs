@@ -52,6 +52,7 @@ fn cast(to: u64) -> pb::Envelope {
         to,
         variant: "V".into(),
         args: vec![],
+        traceparent: String::new(),
     })
     .into()
 }
@@ -340,6 +341,7 @@ fn traffic_during_sync_is_delivered_and_after_ready_too() {
         args: vec![],
         tag: 7,
         timeout_ms: 0,
+        traceparent: String::new(),
     });
     let reply = Body::CallReply(pb::CallReply {
         tag: 7,
