@@ -84,6 +84,8 @@
 mod auth;
 mod counters;
 mod node;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 pub mod pb;
 mod private;
 mod reason;
@@ -147,10 +149,12 @@ pub use node::{
     disconnect, keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info,
     subscribe, unsubscribe,
 };
+#[cfg(feature = "opentelemetry")]
+pub use otel::OpenTelemetryPropagation;
 pub use ractor_grpc_derive::{RactorClusterMessage, RactorMessage};
 pub use reason::{DisconnectCause, DisconnectReason};
 pub use remote_actor::{CallError, CallErrorKind, SendError, call, send};
 pub use reply::NodeStopped;
-pub use trace::TraceParent;
+pub use trace::{Propagation, PropagationSet, TraceParent, set_propagation};
 pub use transport::{Direction, TlsConfig};
 pub use wire::{Wire, WireError};

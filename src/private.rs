@@ -13,3 +13,10 @@ pub use prost;
 pub use ractor;
 #[cfg(feature = "serde")]
 pub use serde_json;
+
+/// The `metadata` generated `serialize` gives a message: the caller's trace
+/// context when a propagation is installed and the caller is in a traced
+/// span (see [`crate::set_propagation`]), else none.
+pub fn outgoing_metadata() -> Option<Vec<u8>> {
+    crate::trace::with_record(None, crate::trace::current())
+}

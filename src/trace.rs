@@ -1,12 +1,114 @@
 //! Trace context as the Cast and Call envelopes carry it: the W3C Trace
 //! Context `traceparent` value (<https://www.w3.org/TR/trace-context/>).
 //!
-//! A leaf: parsing and printing only. A node that receives a cast or call
-//! with a valid `traceparent` records its trace id and parent span id on the
-//! span it handles the message in; a value that does not parse is ignored,
-//! as the specification asks of a receiver.
+//! A leaf: the value's form, and the hook to a tracing backend. A node that
+//! receives a cast or call with a valid `traceparent` records its trace id
+//! and parent span id on the span it handles the message in (a value that
+//! does not parse is ignored, as the specification asks of a receiver).
+//!
+//! Where trace ids come from is a tracing backend's business (`tracing`
+//! spans have none): a [`Propagation`] installed with [`set_propagation`]
+//! reads the caller's context when a message is sent and makes the
+//! receiving span a child of the sender's. With the `opentelemetry` feature,
+//! [`OpenTelemetryPropagation`](crate::OpenTelemetryPropagation) is one.
 
-use std::fmt;
+use std::{fmt, sync::OnceLock};
+
+use tracing::Span;
+
+/// Reads and continues trace context for ractor_grpc (see the module docs).
+pub trait Propagation: Send + Sync + 'static {
+    /// The trace context `span` belongs to, if it has one.
+    fn context_of(&self, span: &Span) -> Option<TraceParent>;
+    /// Makes `span` (just created, not yet entered) continue `parent`.
+    fn continue_in(&self, span: &Span, parent: TraceParent);
+}
+
+static PROPAGATION: OnceLock<Box<dyn Propagation>> = OnceLock::new();
+
+/// A [`Propagation`] was installed already; the first one stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a trace propagation is installed already")]
+pub struct PropagationSet;
+
+/// Installs `propagation` for the whole process: from then on a cast or call
+/// made inside a traced span carries its context to the peer, and a received
+/// one is handled in a span that continues the sender's. Once per process.
+///
+/// # Errors
+/// [`PropagationSet`] if one was installed before.
+pub fn set_propagation(propagation: impl Propagation) -> Result<(), PropagationSet> {
+    PROPAGATION
+        .set(Box::new(propagation))
+        .map_err(|_| PropagationSet)
+}
+
+/// The caller's trace context, if a propagation is installed and the
+/// current span has one.
+pub(crate) fn current() -> Option<TraceParent> {
+    PROPAGATION.get()?.context_of(&Span::current())
+}
+
+/// `span`'s trace context, if a propagation is installed and it has one.
+pub(crate) fn context_of(span: &Span) -> Option<TraceParent> {
+    PROPAGATION.get()?.context_of(span)
+}
+
+/// Makes `span` continue `parent`, if a propagation is installed.
+pub(crate) fn continue_in(span: &Span, parent: TraceParent) {
+    if let Some(p) = PROPAGATION.get() {
+        p.continue_in(span, parent);
+    }
+}
+
+/// Marks a trace context carried in ractor's message `metadata`, after
+/// whatever else the metadata holds: from the caller's thread (where the
+/// derive serializes a message) to the proxy that sends it.
+const RECORD_MAGIC: &[u8; 4] = b"rgT1";
+/// The record: the magic, the trace id, the parent id, the flags.
+const RECORD_LEN: usize = 4 + 16 + 8 + 1;
+
+/// `metadata` with `parent`'s record appended.
+pub(crate) fn with_record(
+    metadata: Option<Vec<u8>>,
+    parent: Option<TraceParent>,
+) -> Option<Vec<u8>> {
+    let Some(tp) = parent else {
+        return metadata;
+    };
+    let mut out = metadata.unwrap_or_default();
+    out.extend_from_slice(RECORD_MAGIC);
+    out.extend_from_slice(&tp.trace_id);
+    out.extend_from_slice(&tp.parent_id);
+    out.push(tp.flags);
+    Some(out)
+}
+
+/// Splits `metadata` into what was there before a trace record and the
+/// record's context (none, or empty metadata, when absent).
+pub(crate) fn take_record(metadata: Option<Vec<u8>>) -> (Option<Vec<u8>>, Option<TraceParent>) {
+    let Some(mut bytes) = metadata else {
+        return (None, None);
+    };
+    let Some(at) = bytes.len().checked_sub(RECORD_LEN) else {
+        return (Some(bytes), None);
+    };
+    let record = &bytes[at..];
+    let parsed = record.strip_prefix(RECORD_MAGIC).and_then(|rest| {
+        let (trace_id, rest) = rest.split_first_chunk::<16>()?;
+        let (parent_id, flags) = rest.split_first_chunk::<8>()?;
+        Some(TraceParent {
+            trace_id: *trace_id,
+            parent_id: *parent_id,
+            flags: *flags.first()?,
+        })
+    });
+    let Some(tp) = parsed else {
+        return (Some(bytes), None);
+    };
+    bytes.truncate(at);
+    ((!bytes.is_empty()).then_some(bytes), Some(tp))
+}
 
 /// A parsed `traceparent`: `00-<trace id>-<parent id>-<flags>`.
 ///
@@ -102,6 +204,20 @@ mod tests {
     use super::*;
 
     const GOOD: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn a_record_rides_after_other_metadata_and_comes_off_whole() {
+        let tp = TraceParent::parse(GOOD).expect("valid");
+        assert_eq!(with_record(None, None), None);
+        assert_eq!(take_record(with_record(None, Some(tp))), (None, Some(tp)));
+        let other = vec![1, 2, 3];
+        let both = with_record(Some(other.clone()), Some(tp));
+        assert_eq!(take_record(both), (Some(other.clone()), Some(tp)));
+        // Metadata without a record is left as it is.
+        assert_eq!(take_record(Some(other.clone())), (Some(other), None));
+        let long = vec![7; 40];
+        assert_eq!(take_record(Some(long.clone())), (Some(long), None));
+    }
 
     #[test]
     fn a_valid_value_round_trips() {

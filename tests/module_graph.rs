@@ -19,7 +19,7 @@ use std::{
 /// support, a facade) may import anything.
 const ORDER: &[&[&str]] = &[
     &["pb", "reply", "counters", "trace"],
-    &["reason", "telemetry"],
+    &["reason", "telemetry", "otel"],
     &["auth", "wire"],
     &["transport"],
     &["remote_actor"],

@@ -185,7 +185,7 @@ fn serialize_arm(v: &Variant) -> TokenStream {
             ::ractor_grpc::__private::ractor::message::SerializedMessage::Cast {
                 variant: ::std::string::String::from(#tag),
                 args: #args,
-                metadata: ::core::option::Option::None,
+                metadata: ::ractor_grpc::__private::outgoing_metadata(),
             }
         },
         Kind::Call { port, reply } => {
@@ -196,7 +196,7 @@ fn serialize_arm(v: &Variant) -> TokenStream {
                     variant: ::std::string::String::from(#tag),
                     args: #args,
                     reply: #reply_port,
-                    metadata: ::core::option::Option::None,
+                    metadata: ::ractor_grpc::__private::outgoing_metadata(),
                 }
             }
         }

@@ -99,8 +99,8 @@ pub(crate) fn framed_len(envelope: &Envelope) -> usize {
 }
 
 /// The bytes [`encode_envelope`] writes for an envelope carrying
-/// `Cast { to, variant, args }`, computed without building it.
-pub(crate) fn framed_cast_len(to: u64, variant: &str, args: &[u8]) -> usize {
+/// `Cast { to, variant, args, traceparent }`, computed without building it.
+pub(crate) fn framed_cast_len(to: u64, variant: &str, args: &[u8], traceparent: &str) -> usize {
     use prost::encoding::{encoded_len_varint, key_len};
     // proto3: a field at its default value is not written.
     let delimited = |tag: u32, len: usize| {
@@ -115,7 +115,10 @@ pub(crate) fn framed_cast_len(to: u64, variant: &str, args: &[u8]) -> usize {
     } else {
         key_len(1) + encoded_len_varint(to)
     };
-    let cast = to_len + delimited(2, variant.len()) + delimited(3, args.len());
+    let cast = to_len
+        + delimited(2, variant.len())
+        + delimited(3, args.len())
+        + delimited(4, traceparent.len());
     // The envelope's `cast` field (12), then the frame's field.
     let envelope = key_len(12) + encoded_len_varint(cast as u64) + cast;
     key_len(ENVELOPES) + encoded_len_varint(envelope as u64) + envelope
@@ -239,20 +242,24 @@ mod tests {
 
     #[test]
     fn a_cast_is_measured_as_it_is_written() {
-        for (to, variant, args) in [
-            (7, "Data", vec![1; 300]),
-            (0, "", vec![]),
-            (u64::MAX, "V", vec![2; 200_000]),
-            (1, "", vec![3]),
+        let traced = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        for (to, variant, args, traceparent) in [
+            (7, "Data", vec![1; 300], ""),
+            (0, "", vec![], ""),
+            (u64::MAX, "V", vec![2; 200_000], traced),
+            (1, "", vec![3], traced),
         ] {
             let envelope: Envelope = Body::Cast(Cast {
                 to,
                 variant: variant.into(),
                 args: args.clone(),
-                traceparent: String::new(),
+                traceparent: traceparent.into(),
             })
             .into();
-            assert_eq!(framed_cast_len(to, variant, &args), framed_len(&envelope));
+            assert_eq!(
+                framed_cast_len(to, variant, &args, traceparent),
+                framed_len(&envelope)
+            );
         }
     }
 }

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     reply,
+    trace::{self, TraceParent},
     wire::{Wire, from_bytes},
 };
 
@@ -68,12 +69,18 @@ where
     // reads the reply bytes itself, so it alone decides on a timeout and can
     // say when the reply does not decode.
     let (typed, _) = oneshot::channel::<T>();
-    let Ok(SerializedMessage::Call { variant, args, .. }) =
-        build(reply::port(typed, timeout)).serialize()
+    let Ok(SerializedMessage::Call {
+        variant,
+        args,
+        metadata,
+        ..
+    }) = build(reply::port(typed, timeout)).serialize()
     else {
         return Err(CallError::NotRemotable);
     };
-    let bytes = call_serialized(&actor.get_cell(), variant, args, timeout).await?;
+    // The caller's trace context, if the serializer noted one.
+    let (_, traced) = trace::take_record(metadata);
+    let bytes = call_serialized(&actor.get_cell(), variant, args, timeout, traced).await?;
     from_bytes::<T>(&bytes).map_err(|e| {
         CallError::Undecodable(format!(
             "the reply does not decode as {}: {e}",
@@ -90,6 +97,7 @@ pub(crate) async fn call_serialized(
     variant: String,
     args: Vec<u8>,
     timeout: Option<Duration>,
+    traced: Option<TraceParent>,
 ) -> Result<Vec<u8>, CallError> {
     let (tx, rx) = oneshot::channel::<Vec<u8>>();
     let (report_tx, mut report_rx) = oneshot::channel();
@@ -98,7 +106,7 @@ pub(crate) async fn call_serialized(
         variant,
         args,
         reply: reply::port(tx, timeout),
-        metadata: Some(registration.metadata()),
+        metadata: trace::with_record(Some(registration.metadata()), traced),
     };
     cell.send_serialized(message)
         .map_err(|_| CallError::NotRunning)?;

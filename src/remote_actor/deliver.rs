@@ -22,7 +22,7 @@ use crate::{
     counters::bump,
     pb::{self, envelope::Body},
     reply,
-    trace::TraceParent,
+    trace::{self, TraceParent},
     transport::Refused,
 };
 
@@ -32,6 +32,7 @@ fn continue_trace(span: &Span, traceparent: &str) {
     if let Some(tp) = TraceParent::parse(traceparent) {
         span.record("trace_id", tp.trace_id_hex());
         span.record("parent_id", tp.parent_id_hex());
+        trace::continue_in(span, tp);
     }
 }
 

@@ -33,6 +33,7 @@ use crate::{
     pb::{self, envelope::Body},
     reason::DisconnectReason,
     telemetry::{CallMetrics, Totals},
+    trace::{self, TraceParent},
     transport::{Bound, Farewell, FrameTx, LastStatus, Outbox, Refused, run_writer},
 };
 
@@ -242,12 +243,13 @@ impl SessionLink {
         variant: String,
         args: Vec<u8>,
         reserved: Option<usize>,
+        traced: Option<TraceParent>,
     ) {
         let envelope = pb::Envelope::from(Body::Cast(pb::Cast {
             to,
             variant,
             args,
-            traceparent: String::new(),
+            traceparent: traced.map(|tp| tp.to_string()).unwrap_or_default(),
         }));
         let bound = reserved.map_or(Bound::Limit, Bound::Reserved);
         match self.outbox.push(envelope, bound) {
@@ -257,7 +259,8 @@ impl SessionLink {
     }
 
     /// Sends a call from a proxy (refused past the queue limit); its answer
-    /// completes or fails `reply`.
+    /// completes or fails `reply`. `metadata` is the message's: a report
+    /// sink ([`crate::call`]'s) and the caller's trace context, each if any.
     pub(crate) fn call(
         &self,
         to: u64,
@@ -265,13 +268,24 @@ impl SessionLink {
         variant: String,
         args: Vec<u8>,
         reply: RpcReplyPort<Vec<u8>>,
-        report: Option<Vec<u8>>,
+        metadata: Option<Vec<u8>>,
     ) {
+        // The caller's report sink, and the trace it was made in, if any.
+        let (report, traced) = trace::take_record(metadata);
         let timeout = reply.get_timeout();
         let tag = self.next_tag.fetch_add(1, Ordering::Relaxed);
         // The caller's half of the call: it ends when the call does (the
         // callee's half, in its session's span, has the same tag).
         let span = debug_span!(parent: &self.span, "call", actor = %actor, variant = %variant, tag);
+        // It continues the caller's trace, and the callee's half continues
+        // it (or, with no tracing backend, the caller's context as it was).
+        if let Some(tp) = traced {
+            trace::continue_in(&span, tp);
+        }
+        let traceparent = trace::context_of(&span)
+            .or(traced)
+            .map(|tp| tp.to_string())
+            .unwrap_or_default();
         let pending = Pending {
             span,
             reply,
@@ -298,7 +312,7 @@ impl SessionLink {
             timeout_ms: timeout.map_or(0, |t| {
                 u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)
             }),
-            traceparent: String::new(),
+            traceparent,
         };
         match self.outbox.push(Body::Call(call).into(), Bound::Limit) {
             Ok(()) => bump(&self.stats.calls_sent),

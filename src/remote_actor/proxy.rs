@@ -12,6 +12,7 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef, message::SerializedMessage};
 
 use super::{link::SessionLink, room};
+use crate::trace;
 
 /// A proxy's message type. Proxies take only serialized messages; nothing
 /// sends this type.
@@ -58,10 +59,11 @@ impl Actor for RemoteActor {
                 args,
                 metadata,
             } => {
+                let (metadata, traced) = trace::take_record(metadata);
                 let reserved = room::reserved(metadata.as_deref());
                 state
                     .link
-                    .cast(state.pid, &state.label, variant, args, reserved);
+                    .cast(state.pid, &state.label, variant, args, reserved, traced);
             }
             SerializedMessage::Call {
                 variant,

@@ -19,7 +19,7 @@ use std::{
 use ractor::{ActorId, ActorRef, Message, message::SerializedMessage};
 
 use super::{link::SessionLink, report};
-use crate::{pb, transport::Refused};
+use crate::{pb, trace, transport::Refused};
 
 const MAGIC: &[u8; 6] = b"rgroom";
 
@@ -121,14 +121,22 @@ pub async fn send<M: Message>(actor: &ActorRef<M>, msg: M) -> Result<(), SendErr
     let ActorId::Remote { node_id, pid } = actor.get_id() else {
         return actor.cast(msg).map_err(|_| SendError::NotRunning);
     };
-    let Ok(SerializedMessage::Cast { variant, args, .. }) = msg.serialize() else {
+    let Ok(SerializedMessage::Cast {
+        variant,
+        args,
+        metadata,
+    }) = msg.serialize()
+    else {
         return Err(SendError::NotRemotable);
     };
+    // The caller's trace context, if the serializer noted one.
+    let (_, traced) = trace::take_record(metadata);
     let link = links().get(&node_id).and_then(Weak::upgrade);
     let Some(link) = link else {
         return Err(SendError::Disconnected);
     };
-    let len = pb::framed_cast_len(pid, &variant, &args);
+    let traceparent = traced.map(|tp| tp.to_string()).unwrap_or_default();
+    let len = pb::framed_cast_len(pid, &variant, &args, &traceparent);
     link.reserve(len, IN_MAILBOX)
         .await
         .map_err(|why| match why {
@@ -138,7 +146,7 @@ pub async fn send<M: Message>(actor: &ActorRef<M>, msg: M) -> Result<(), SendErr
     let message = SerializedMessage::Cast {
         variant,
         args,
-        metadata: Some(marker(len + IN_MAILBOX)),
+        metadata: trace::with_record(Some(marker(len + IN_MAILBOX)), traced),
     };
     actor.get_cell().send_serialized(message).map_err(|_| {
         link.release(len + IN_MAILBOX);

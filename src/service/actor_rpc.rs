@@ -199,7 +199,7 @@ pub(super) async fn call(
 ) -> Result<pb::CallResponse, Status> {
     let bytes = payload(&target, &variant, args, true)?;
     let reply_type = variant_of(&target, &variant, true)?.and_then(|v| v.reply.clone());
-    let result = call_serialized(&target.cell, variant, bytes, Some(timeout))
+    let result = call_serialized(&target.cell, variant, bytes, Some(timeout), None)
         .await
         .map_err(|e| call_status(e, &target, timeout))?;
     let result_json = reply_type

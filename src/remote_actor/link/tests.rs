@@ -93,7 +93,7 @@ async fn past_the_queue_limit_casts_are_refused_and_counted_and_calls_fail_overl
     let (link, _rx) = stalled_link(64 * 1024);
     let args = vec![7u8; 1000];
     for _ in 0..200 {
-        link.cast(5, "sink@peer", "Data".into(), args.clone(), None);
+        link.cast(5, "sink@peer", "Data".into(), args.clone(), None, None);
         tokio::task::yield_now().await;
     }
     let counters = link.counters();
@@ -140,10 +140,10 @@ async fn a_reserved_cast_waits_for_room_and_is_then_never_refused() {
     let args = vec![7u8; 1000];
     // Fill past a quarter of the limit, where reservations wait.
     while link.counters().queued_bytes < 16 * 1024 {
-        link.cast(5, "sink@peer", "Data".into(), args.clone(), None);
+        link.cast(5, "sink@peer", "Data".into(), args.clone(), None, None);
         tokio::task::yield_now().await;
     }
-    let len = pb::framed_cast_len(5, "Data", &args);
+    let len = pb::framed_cast_len(5, "Data", &args, "");
     let waiting = tokio::spawn({
         let link = link.clone();
         async move { link.reserve(len, 0).await }
@@ -154,7 +154,7 @@ async fn a_reserved_cast_waits_for_room_and_is_then_never_refused() {
     assert!(!waiting.is_finished(), "no room yet");
     // Plain casts fill the rest, up to the limit...
     while link.counters().overflowed == 0 {
-        link.cast(5, "sink@peer", "Data".into(), args.clone(), None);
+        link.cast(5, "sink@peer", "Data".into(), args.clone(), None, None);
     }
     // ...and the peer starts reading: room comes back.
     let reader = tokio::spawn(async move { while rx.recv().await.is_some() {} });
@@ -164,7 +164,7 @@ async fn a_reserved_cast_waits_for_room_and_is_then_never_refused() {
         .expect("the task ran")
         .expect("reserved");
     let before = link.counters();
-    link.cast(5, "sink@peer", "Data".into(), args, Some(len));
+    link.cast(5, "sink@peer", "Data".into(), args, Some(len), None);
     let after = link.counters();
     assert_eq!(after.casts_sent, before.casts_sent + 1);
     assert_eq!(after.overflowed, before.overflowed);
