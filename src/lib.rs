@@ -80,6 +80,8 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 // Modules, lowest first: each imports only modules above it in this list.
 mod auth;
 mod counters;
@@ -150,6 +152,7 @@ pub use node::{
     subscribe, unsubscribe,
 };
 #[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub use otel::OpenTelemetryPropagation;
 pub use ractor_grpc_derive::{RactorClusterMessage, RactorMessage};
 pub use reason::{DisconnectCause, DisconnectReason};

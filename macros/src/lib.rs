@@ -16,11 +16,16 @@ use proc_macro::TokenStream;
 /// that cannot work. Works on structs, enums and unions; each type parameter
 /// gets a `Send + 'static` bound.
 ///
-/// ```ignore
+/// ```
+/// use ractor::Message;
 /// use ractor_grpc::RactorMessage;
 ///
 /// #[derive(RactorMessage)]
 /// struct Tick(u32);
+///
+/// // A local message: it refuses to be serialized for a remote actor.
+/// assert!(!Tick::serializable());
+/// assert!(Tick(1).serialize().is_err());
 /// ```
 #[proc_macro_derive(RactorMessage)]
 pub fn derive_ractor_message(input: TokenStream) -> TokenStream {
@@ -59,9 +64,9 @@ pub fn derive_ractor_message(input: TokenStream) -> TokenStream {
 /// `TypeId` an actor's cell reports) at link time; a generic one once per
 /// instantiation with `ractor_grpc::wire::register_schema`.
 ///
-/// ```ignore
-/// use ractor::RpcReplyPort;
-/// use ractor_grpc::RactorClusterMessage;
+/// ```
+/// use ractor::{Message, RpcReplyPort, message::SerializedMessage};
+/// use ractor_grpc::{RactorClusterMessage, wire::Describe};
 ///
 /// #[derive(RactorClusterMessage)]
 /// enum Counter {
@@ -69,6 +74,21 @@ pub fn derive_ractor_message(input: TokenStream) -> TokenStream {
 ///     #[rpc]
 ///     Get { reply: RpcReplyPort<u64> },
 /// }
+///
+/// // A cast travels as its variant's name and its fields' Wire bytes...
+/// match Counter::Add(7).serialize() {
+///     Ok(SerializedMessage::Cast { variant, args, .. }) => {
+///         assert_eq!(variant, "Add");
+///         assert_eq!(args, ractor_grpc::wire::to_bytes(&7u64));
+///     }
+///     _ => panic!("Add is a cast"),
+/// }
+/// // ...and the enum describes itself: `Get` is a call replying a u64.
+/// let schema = Counter::message_schema();
+/// assert_eq!(schema.type_name, "Counter");
+/// let get = &schema.variants[1];
+/// assert_eq!(get.name, "Get");
+/// assert_eq!(get.reply.as_ref().map(ToString::to_string).as_deref(), Some("u64"));
 /// ```
 #[proc_macro_derive(RactorClusterMessage, attributes(rpc))]
 pub fn derive_ractor_cluster_message(input: TokenStream) -> TokenStream {
