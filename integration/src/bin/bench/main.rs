@@ -64,11 +64,14 @@
 //!   them, one caller per session.
 //!
 //! `--smoke` runs everything once with tiny sizes (2,000 casts, 200 calls).
+//! `--chart PATH` also draws the ratios as an SVG chart. On a terminal a
+//! progress bar counts the steps.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 
+mod chart;
 mod child;
 mod floor;
 mod measure;
@@ -115,6 +118,9 @@ struct Cli {
     /// Which systems to run.
     #[arg(long, value_enum, default_value_t = SystemChoice::Both)]
     system: SystemChoice,
+    /// Also draw the side-by-side ratios as an SVG chart at this path.
+    #[arg(long, value_name = "PATH")]
+    chart: Option<PathBuf>,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -274,8 +280,14 @@ async fn orchestrator(cli: Cli) -> ExitCode {
         workloads,
         systems,
     };
-    let (results, failures) = orchestrate::run(&plan).await;
+    let (results, mut failures) = orchestrate::run(&plan).await;
     print!("{}", report::table(&results));
+    if let Some(path) = &cli.chart {
+        match chart::write_svg(&results, path) {
+            Ok(()) => eprintln!("[bench] chart written to {}", path.display()),
+            Err(e) => failures.push(format!("writing the chart to {}: {e}", path.display())),
+        }
+    }
     if failures.is_empty() {
         ExitCode::SUCCESS
     } else {

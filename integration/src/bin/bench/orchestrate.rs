@@ -1,6 +1,8 @@
 //! The orchestrator: runs every selected (workload, system) pair `runs`
 //! times, each in fresh child processes, and collects the figures.
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 use crate::{
     Result,
     child::Figures,
@@ -47,6 +49,7 @@ pub(crate) async fn run(plan: &Plan) -> (Results, Vec<String>) {
             }
         }
     }
+    let progress = progress_bar(plan);
     for run in 1..=plan.runs {
         for &workload in &plan.workloads {
             let systems: Vec<Option<System>> = if workload.is_reference() {
@@ -65,7 +68,8 @@ pub(crate) async fn run(plan: &Plan) -> (Results, Vec<String>) {
                     system.map_or("local", System::flag),
                     plan.runs
                 );
-                eprintln!("[bench] {label} ...");
+                progress.set_message(label.clone());
+                progress.suspend(|| eprintln!("[bench] {label} ..."));
                 let ctx = Ctx {
                     sizes,
                     smoke: plan.smoke,
@@ -87,20 +91,51 @@ pub(crate) async fn run(plan: &Plan) -> (Results, Vec<String>) {
                     }
                     (workload, None) => Err(format!("{workload} needs a system").into()),
                 };
+                progress.inc(1);
                 match outcome {
                     Ok(figures) => {
-                        eprintln!("[bench] {label}: {}", summary(&figures));
+                        progress.suspend(|| eprintln!("[bench] {label}: {}", summary(&figures)));
                         results.push(workload, system, figures);
                     }
                     Err(e) => {
-                        eprintln!("[bench] {label}: FAILED: {e}");
+                        progress.suspend(|| eprintln!("[bench] {label}: FAILED: {e}"));
                         failures.push(format!("{label}: {e}"));
                     }
                 }
             }
         }
     }
+    progress.finish_and_clear();
     (results, failures)
+}
+
+/// A bar counting the plan's steps on stderr (drawn only on a terminal; the
+/// step lines are printed either way).
+fn progress_bar(plan: &Plan) -> ProgressBar {
+    let per_run: usize = plan
+        .workloads
+        .iter()
+        .map(|w| {
+            if w.is_reference() {
+                1
+            } else {
+                plan.systems
+                    .iter()
+                    .filter(|s| !w.grpc_only() || **s == System::Grpc)
+                    .count()
+            }
+        })
+        .sum();
+    let bar = ProgressBar::with_draw_target(
+        Some((per_run * plan.runs) as u64),
+        ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = ProgressStyle::with_template(
+        "[bench] {bar:30} {pos}/{len} steps, {elapsed} (eta {eta}) {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// The figures of one run, short, for the progress line.

@@ -319,6 +319,32 @@ const CPU: &[Workload] = &[
     Workload::CallLatencyTls,
 ];
 
+/// For each compared figure both systems have: its label and how many times
+/// better ractor_grpc is (median against median; above 1, ractor_grpc is
+/// better: a rate higher, a time or a size lower).
+pub(crate) fn advantages(results: &Results) -> Vec<(&'static str, f64)> {
+    COMPARED
+        .iter()
+        .filter_map(|&(workload, figure, label)| {
+            let median =
+                |s| Spread::of(results.values(workload, Some(s), figure)).map(|m| m.median);
+            let (grpc, cluster) = (median(System::Grpc)?, median(System::Cluster)?);
+            if grpc <= 0.0 || cluster <= 0.0 {
+                return None;
+            }
+            let higher_is_better = figure.contains("per_s");
+            Some((
+                label,
+                if higher_is_better {
+                    grpc / cluster
+                } else {
+                    cluster / grpc
+                },
+            ))
+        })
+        .collect()
+}
+
 /// Renders the table (Markdown, aligned).
 pub(crate) fn table(results: &Results) -> String {
     let grpc = Some(System::Grpc);
