@@ -1,6 +1,7 @@
 //! A call has a span on each end, in each node's session span and with the
 //! same tag, so its two halves line up; a call or cast that carries a W3C
-//! `traceparent` is handled in a span that records the trace it continues.
+//! `traceparent` is handled in a span that records the trace it continues,
+//! also when a client's unary Call brought it in a `traceparent` header.
 //!
 //! One test in this binary: it installs a process-wide subscriber.
 
@@ -13,11 +14,17 @@ use common::{
     peer::ready_peer,
     remote_basic,
     spans::{Recorder, SpanSeen, field},
+    unary,
 };
-use ractor_grpc::pb::{self, envelope::Body};
+use ractor_grpc::{
+    TokenScope,
+    pb::{self, envelope::Body},
+};
+use tonic::metadata::MetadataValue;
 use tracing::Level;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const UNARY_TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
 /// The closed `call` spans of node `node`'s session with `peer`.
 fn calls(recorder: &Recorder, node: &str, peer: &str) -> Vec<SpanSeen> {
@@ -33,7 +40,7 @@ async fn a_calls_halves_line_up_and_a_traceparent_is_continued() {
     let recorder = Recorder::install(Level::DEBUG);
 
     // node-b calls node-a's actor through its proxy.
-    let (actor, _probe, mut a, _b, remote) = remote_basic("a-traced").await;
+    let (actor, _probe, mut a, b, remote) = remote_basic("a-traced").await;
     let stats = ractor_grpc::call(&remote, MyBasicMessageType::Stats, Some(CALL_TIMEOUT)).await;
     assert_eq!(stats, Ok((0, true)));
     let both_closed = || async {
@@ -54,6 +61,37 @@ async fn a_calls_halves_line_up_and_a_traceparent_is_continued() {
     assert_eq!(field(&callee.fields, "tag"), tag, "{caller:?} {callee:?}");
     // No trace context was sent, so none is recorded.
     assert_eq!(field(&callee.fields, "trace_id"), "", "{callee:?}");
+
+    // A client's unary Call through node-b with a `traceparent` header: the
+    // call node-b makes carries it, and node-a's half records its trace.
+    let mut client = unary::client(&b.addr).await;
+    let mut request = unary::bearer(
+        pb::CallRequest {
+            target: Some(pb::ActorSelector {
+                actor: Some(pb::actor_selector::Actor::Name("a-traced".into())),
+                node: "node-a".into(),
+            }),
+            variant: "Stats".into(),
+            arguments: Some(pb::call_request::Arguments::ArgsJson("[]".into())),
+        },
+        &unary::token_for("node-b", TokenScope::All),
+    );
+    let header = MetadataValue::try_from(UNARY_TRACEPARENT).expect("ASCII");
+    request.metadata_mut().insert("traceparent", header);
+    client
+        .call(request)
+        .await
+        .expect("the unary call is answered");
+    let unary_traced = || {
+        calls(&recorder, "node-a", "node-b")
+            .into_iter()
+            .any(|s| field(&s.fields, "trace_id") == "0af7651916cd43dd8448eb211c80319c")
+    };
+    assert!(
+        eventually(WAIT, || async { unary_traced() }).await,
+        "{:#?}",
+        calls(&recorder, "node-a", "node-b")
+    );
 
     // A peer that sends a traceparent: node-a's half records its trace.
     let pid = actor.get_id().pid();

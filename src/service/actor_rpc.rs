@@ -16,6 +16,7 @@ use crate::{
     node::{Reached, Selector, Wanted},
     pb,
     remote_actor::{CallError, call_serialized},
+    trace::{self, TraceParent},
     wire::{VariantSchema, args_from_json, check_args, value_to_json},
 };
 
@@ -163,6 +164,7 @@ pub(super) fn cast(
     targets: Vec<Reached>,
     variant: &str,
     args: &Args,
+    traced: Option<TraceParent>,
 ) -> Result<pb::CastResponse, Status> {
     let prepared = targets
         .into_iter()
@@ -174,7 +176,7 @@ pub(super) fn cast(
         let message = SerializedMessage::Cast {
             variant: variant.to_owned(),
             args: bytes,
-            metadata: None,
+            metadata: trace::with_record(None, traced),
         };
         match target.cell.send_serialized(message) {
             Ok(()) => delivered.push(target.location()),
@@ -196,10 +198,11 @@ pub(super) async fn call(
     variant: String,
     args: &Args,
     timeout: Duration,
+    traced: Option<TraceParent>,
 ) -> Result<pb::CallResponse, Status> {
     let bytes = payload(&target, &variant, args, true)?;
     let reply_type = variant_of(&target, &variant, true)?.and_then(|v| v.reply.clone());
-    let result = call_serialized(&target.cell, variant, bytes, Some(timeout), None)
+    let result = call_serialized(&target.cell, variant, bytes, Some(timeout), traced)
         .await
         .map_err(|e| call_status(e, &target, timeout))?;
     let result_json = reply_type
@@ -247,6 +250,13 @@ fn call_status(error: CallError, target: &Reached, timeout: Duration) -> Status 
 /// How long a unary Call may wait: a little less than the request's
 /// `grpc-timeout`, so the node answers DEADLINE_EXCEEDED itself before the
 /// server cancels the RPC; [`DEFAULT_CALL_TIMEOUT`] without one.
+/// The trace context a client sent in a `traceparent` header (W3C Trace
+/// Context over gRPC metadata), if valid: a unary Cast or Call continues it
+/// as a cast or call from this node would.
+pub(super) fn traceparent(metadata: &MetadataMap) -> Option<TraceParent> {
+    TraceParent::parse(metadata.get("traceparent")?.to_str().ok()?)
+}
+
 pub(super) fn call_timeout(metadata: &MetadataMap) -> Duration {
     let Some(deadline) = metadata
         .get("grpc-timeout")

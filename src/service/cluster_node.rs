@@ -162,11 +162,12 @@ impl ClusterNode for ClusterNodeService {
         &self,
         request: Request<pb::CastRequest>,
     ) -> Result<Response<pb::CastResponse>, Status> {
+        let traced = actor_rpc::traceparent(request.metadata());
         let request = request.into_inner();
         let wanted = actor_rpc::wanted(request.target, request.all_members)?;
         let targets = self.reach(wanted).await?;
         let args = Args::from(request.arguments);
-        actor_rpc::cast(targets, &request.variant, &args).map(Response::new)
+        actor_rpc::cast(targets, &request.variant, &args, traced).map(Response::new)
     }
 
     async fn call(
@@ -174,6 +175,7 @@ impl ClusterNode for ClusterNodeService {
         request: Request<pb::CallRequest>,
     ) -> Result<Response<pb::CallResponse>, Status> {
         let timeout = actor_rpc::call_timeout(request.metadata());
+        let traced = actor_rpc::traceparent(request.metadata());
         let request = request.into_inner();
         let wanted = actor_rpc::wanted(request.target, false)?;
         let target = self
@@ -183,7 +185,7 @@ impl ClusterNode for ClusterNodeService {
             .next()
             .ok_or_else(|| Status::not_found("no actor matches the target"))?;
         let args = Args::from(request.arguments);
-        actor_rpc::call(target, request.variant, &args, timeout)
+        actor_rpc::call(target, request.variant, &args, timeout, traced)
             .await
             .map(Response::new)
     }
