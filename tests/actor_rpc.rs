@@ -505,6 +505,25 @@ async fn every_refusal_is_a_status_that_says_why() {
     )
     .await;
     assert_refused(undecodable, Code::InvalidArgument, "does not decode");
+    // The same with a trace context: the actor is local, so nothing but the
+    // report sink rides in the message's metadata, and the reason still
+    // comes back.
+    let mut traced = bearer(
+        pb::CallRequest {
+            target: by_name("r-kv"),
+            variant: "Len".into(),
+            arguments: Some(pb::call_request::Arguments::Args(vec![9])),
+        },
+        &token,
+    );
+    traced.metadata_mut().insert(
+        "traceparent",
+        tonic::metadata::MetadataValue::from_static(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+    );
+    let traced = grpc.call(traced).await.map(Response::into_inner);
+    assert_refused(traced, Code::InvalidArgument, "does not decode");
 
     // The actor drops its reply port; the call honours the gRPC deadline.
     let dropped = call(

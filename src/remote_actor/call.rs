@@ -106,7 +106,12 @@ pub(crate) async fn call_serialized(
         variant,
         args,
         reply: reply::port(tx, timeout),
-        metadata: trace::with_record(Some(registration.metadata()), traced),
+        // A trace rides only to a proxy, which takes it off; a local actor's
+        // decoder reads the metadata as the report sink alone.
+        metadata: trace::with_record(
+            Some(registration.metadata()),
+            traced.filter(|_| !cell.get_id().is_local()),
+        ),
     };
     cell.send_serialized(message)
         .map_err(|_| CallError::NotRunning)?;

@@ -176,7 +176,8 @@ pub(super) fn cast(
         let message = SerializedMessage::Cast {
             variant: variant.to_owned(),
             args: bytes,
-            metadata: trace::with_record(None, traced),
+            // Only a proxy takes a trace off the metadata.
+            metadata: trace::with_record(None, traced.filter(|_| !target.cell.get_id().is_local())),
         };
         match target.cell.send_serialized(message) {
             Ok(()) => delivered.push(target.location()),
