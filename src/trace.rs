@@ -46,7 +46,7 @@ pub fn set_propagation(propagation: impl Propagation) -> Result<(), PropagationS
 /// The caller's trace context, if a propagation is installed and the
 /// current span has one.
 pub(crate) fn current() -> Option<TraceParent> {
-    PROPAGATION.get()?.context_of(&Span::current())
+    context_of(&Span::current())
 }
 
 /// `span`'s trace context, if a propagation is installed and it has one.

@@ -443,8 +443,8 @@ impl NodeServerState {
     /// Sets the node's session gauges from the table.
     pub(super) fn publish_states(&self) {
         let mut counts = [("handshake", 0), ("authenticated", 0), ("ready", 0)];
-        for info in self.table.snapshots() {
-            let i = match info.state {
+        for state in self.table.states() {
+            let i = match state {
                 SessionState::Handshake => 0,
                 SessionState::Authenticated => 1,
                 SessionState::Ready => 2,

@@ -267,6 +267,11 @@ impl<H> SessionTable<H> {
         all
     }
 
+    /// Each session's state (no counters read).
+    pub(crate) fn states(&self) -> impl Iterator<Item = SessionState> + '_ {
+        self.sessions.values().map(|e| e.info.state)
+    }
+
     /// Sessions that are authenticated or ready.
     pub(crate) fn peer_count(&self) -> usize {
         self.sessions
