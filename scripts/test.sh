@@ -25,6 +25,11 @@ else
     cargo test --workspace
 fi
 
+# An application serving a node's services on its own axum server, under
+# its own middleware; it checks what it prints and fails otherwise.
+step "cargo run --example mounted"
+cargo run -q --example mounted
+
 # The serde opt-in of the payload encoding is behind a feature.
 step "cargo test -p ractor_grpc --features serde --lib wire"
 cargo test -p ractor_grpc --features serde --lib wire

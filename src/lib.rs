@@ -149,7 +149,7 @@ pub use node::{
     NodeServerState, ReconnectConfig, SessionId, SessionInfo, SessionState, TargetInfo,
     TargetState, client_connect, client_connect_enc, connect, connect_enc, describe_actor,
     disconnect, keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info,
-    subscribe, unsubscribe,
+    services, subscribe, unsubscribe,
 };
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]

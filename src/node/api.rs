@@ -1,6 +1,7 @@
 //! The functions users call on a running [`NodeServer`](crate::NodeServer).
 
 use ractor::ActorRef;
+use tonic::service::Routes;
 
 use super::{
     connect::ConnectError,
@@ -148,6 +149,48 @@ pub async fn list_targets(
     node: &ActorRef<NodeServerMessage>,
 ) -> Result<Vec<TargetInfo>, NodeStopped> {
     ask(node, NodeServerMessage::ListTargets).await
+}
+
+/// The node's gRPC services — `ClusterNode`, server reflection (v1 and
+/// v1alpha) and health — to serve on a server of the application's: add
+/// them to a tonic `Server` with `add_routes`, or turn them into an axum
+/// router with `into_axum_router`, next to the application's own services
+/// and under its own tower layers. Meant for a node started with
+/// [`NodeServer::mounted`](crate::NodeServer::mounted); a node that serves
+/// itself gives them too, to serve on a second address.
+///
+/// # Errors
+/// [`NodeStopped`] if the node server is not running.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ractor::Actor;
+/// use ractor_grpc::{NodeConfig, NodeServer};
+/// use tokio_stream::wrappers::TcpListenerStream;
+///
+/// // The application's listener, and the node told where it is.
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let config = NodeConfig::new("app", "cookie").with_listen_addr(listener.local_addr()?);
+/// let (node, handle) = Actor::spawn(None, NodeServer::mounted(config), ()).await?;
+///
+/// let services = ractor_grpc::services(&node).await?;
+/// let server = tonic::transport::Server::builder()
+///     .add_routes(services) // and the application's own services
+///     .serve_with_incoming(TcpListenerStream::new(listener));
+/// tokio::spawn(server);
+///
+/// // Another node dials the application's address.
+/// let (peer, peer_handle) = Actor::spawn(None, NodeServer::new(NodeConfig::new("peer", "cookie")), ()).await?;
+/// let session = ractor_grpc::connect(&peer, ractor_grpc::node_info(&node).await?.listen_addr.to_string()).await?;
+/// assert_eq!(session.peer_name.as_deref(), Some("app"));
+/// # peer.stop(None); node.stop(None); peer_handle.await?; handle.await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn services(node: &ActorRef<NodeServerMessage>) -> Result<Routes, NodeStopped> {
+    ask(node, NodeServerMessage::GetServices).await
 }
 
 /// The node's identity and state, including the bound listen address.

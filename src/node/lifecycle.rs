@@ -42,16 +42,31 @@ fn random_incarnation() -> u64 {
 }
 
 impl NodeServerState {
-    /// Binds the listener, starts the face `serve` gives, watches ractor's
-    /// registries and takes stock of the local actors to advertise.
+    /// Binds the listener (if `bind`; a mounted node's services are served
+    /// by the application, on the configured listen address), starts the
+    /// face `serve` gives, watches ractor's registries and takes stock of
+    /// the local actors to advertise.
     pub(super) async fn start(
         config: NodeConfig,
         serve: Serve,
+        bind: bool,
         myself: ActorRef<NodeServerMessage>,
     ) -> Result<Self, ActorProcessingErr> {
         config.validate()?;
-        let listener = TcpListener::bind(config.listen_addr()).await?;
-        let listen_addr = listener.local_addr()?;
+        let (listener, listen_addr) = if bind {
+            let listener = TcpListener::bind(config.listen_addr()).await?;
+            let listen_addr = listener.local_addr()?;
+            (Some(listener), listen_addr)
+        } else {
+            if config.listen_addr().port() == 0 && config.advertise_addr().is_none() {
+                return Err(
+                    "a mounted node needs the address its services are served on: \
+                     NodeConfig::with_listen_addr with a port, or with_advertise_addr"
+                        .into(),
+                );
+            }
+            (None, config.listen_addr())
+        };
         let advertised = address::advertised(
             config.advertise_addr(),
             listen_addr,
@@ -91,7 +106,11 @@ impl NodeServerState {
         };
         telemetry::describe();
         advertise::scan(&adverts, &policy);
-        info!(node = %local.name, %listen_addr, advertised = %local.listen_addr, "listening");
+        if bind {
+            info!(node = %local.name, %listen_addr, advertised = %local.listen_addr, "listening");
+        } else {
+            info!(node = %local.name, %listen_addr, advertised = %local.listen_addr, "mounted: the application serves the node's services");
+        }
         let reconnect = config.reconnect();
         Ok(Self {
             arbiter: Arbiter::new(local.name.clone()),

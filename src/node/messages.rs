@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use ractor::RpcReplyPort;
+use tonic::service::Routes;
 
 use super::{
     arbiter::Verdict,
@@ -55,6 +56,9 @@ pub enum NodeServerMessage {
     ListTargets(RpcReplyPort<Vec<TargetInfo>>),
     /// This node's identity and state.
     GetInfo(RpcReplyPort<NodeInfo>),
+    /// The node's gRPC services (ClusterNode, reflection, health), to serve
+    /// on a server of the application's (see [`services`](crate::services)).
+    GetServices(RpcReplyPort<Routes>),
     /// Every session, in any state.
     ListSessions(RpcReplyPort<Vec<SessionInfo>>),
     /// Register (or replace) an event subscription under `id`.
@@ -105,6 +109,7 @@ impl std::fmt::Debug for NodeServerMessage {
             Self::KeepConnected { .. } => "KeepConnected",
             Self::ListTargets(_) => "ListTargets",
             Self::GetInfo(_) => "GetInfo",
+            Self::GetServices(_) => "GetServices",
             Self::ListSessions(_) => "ListSessions",
             Self::Subscribe { .. } => "Subscribe",
             Self::Unsubscribe(_) => "Unsubscribe",

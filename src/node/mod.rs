@@ -35,8 +35,8 @@ mod waiters;
 
 pub use api::{
     client_connect, client_connect_enc, connect, connect_enc, describe_actor, disconnect,
-    keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info, subscribe,
-    unsubscribe,
+    keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info, services,
+    subscribe, unsubscribe,
 };
 pub use config::{
     AdvertiseFilter, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE,

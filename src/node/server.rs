@@ -44,8 +44,9 @@ use crate::{
 /// What a node's gRPC face is started with.
 #[derive(Debug)]
 pub(crate) struct Face {
-    /// The bound listener.
-    pub(crate) listener: TcpListener,
+    /// The bound listener; `None` for a mounted node, whose services the
+    /// application serves (see [`NodeServer::mounted`](crate::NodeServer::mounted)).
+    pub(crate) listener: Option<TcpListener>,
     /// HTTP/2 and TLS settings.
     pub(crate) settings: Settings,
     /// Checks the bearer tokens of unary RPCs.
@@ -83,13 +84,21 @@ pub(crate) type Serve =
 pub struct NodeServer {
     config: NodeConfig,
     serve: Serve,
+    /// Whether the node binds its listener (false: mounted).
+    bind: bool,
 }
 
 impl NodeServer {
     /// A node server with these settings that serves the face `serve`
-    /// starts. [`NodeServer::new`] lives in `service` and passes its own.
-    pub(crate) fn with_face(config: NodeConfig, serve: Serve) -> Self {
-        Self { config, serve }
+    /// starts, on a listener of its own if `bind`, else only handing its
+    /// services out. [`NodeServer::new`] lives in `service` and passes its
+    /// own.
+    pub(crate) fn with_face(config: NodeConfig, serve: Serve, bind: bool) -> Self {
+        Self {
+            config,
+            serve,
+            bind,
+        }
     }
 }
 
@@ -141,7 +150,7 @@ impl Actor for NodeServer {
         myself: ActorRef<Self::Msg>,
         (): (),
     ) -> Result<Self::State, ActorProcessingErr> {
-        NodeServerState::start(self.config.clone(), self.serve, myself).await
+        NodeServerState::start(self.config.clone(), self.serve, self.bind, myself).await
     }
 
     async fn handle(
@@ -170,6 +179,9 @@ impl Actor for NodeServer {
             }
             NodeServerMessage::GetInfo(reply) => {
                 let _ = reply.send(state.node_info());
+            }
+            NodeServerMessage::GetServices(reply) => {
+                let _ = reply.send(state.serving.routes());
             }
             NodeServerMessage::ListSessions(reply) => {
                 let _ = reply.send(state.table.snapshots());
