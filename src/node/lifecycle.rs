@@ -15,7 +15,7 @@ use super::{
     arbiter::Arbiter,
     config::NodeConfig,
     connect::ConnectError,
-    info::{SessionId, SessionInfo},
+    info::{SessionId, SessionInfo, SessionState},
     messages::{InternalMsg, NodeServerMessage},
     redial::{Ending, Failure, Next, Redial},
     server::{ConnectReply, Face, NodeServerState, Serve, answer},
@@ -395,8 +395,15 @@ impl NodeServerState {
         while waits.join_next().await.is_some() {}
         let ended: Vec<SessionInfo> = self.table.drain().map(|e| e.info().clone()).collect();
         for info in &ended {
+            telemetry::session_closed(
+                &self.local.name,
+                reason.cause.as_str(),
+                "local",
+                info.state != SessionState::Handshake,
+            );
             self.subscribers.disconnected(info, &reason);
         }
+        self.publish_states();
         answer(self.waiters.stopped());
         self.serving.stop(grace).await;
     }
