@@ -179,13 +179,40 @@ struct Series {
     last: u64,
 }
 
+/// A session's share of a gauge it may share with another session with
+/// the same peer (a simultaneous dial's loser, a restarted peer's old
+/// session): it moves the gauge by its own changes, so the gauge is the sum
+/// over the sessions, and an ending session takes back only its own share.
+#[derive(Debug)]
+struct Share {
+    gauge: Gauge,
+    last: f64,
+}
+
+impl Share {
+    fn new(gauge: Gauge) -> Self {
+        Self { gauge, last: 0.0 }
+    }
+
+    /// This session's share is now `value`.
+    fn to(&mut self, value: f64) {
+        let change = value - self.last;
+        if change > 0.0 {
+            self.gauge.increment(change);
+        } else if change < 0.0 {
+            self.gauge.decrement(-change);
+        }
+        self.last = value;
+    }
+}
+
 /// A session's counters and gauges (labels `node` and `peer`).
 #[derive(Debug)]
 pub(crate) struct SessionMetrics {
     series: Vec<Series>,
-    queue: Gauge,
-    inbox: Gauge,
-    in_flight: Gauge,
+    queue: Share,
+    inbox: Share,
+    in_flight: Share,
     rtt: Gauge,
 }
 
@@ -204,34 +231,36 @@ impl SessionMetrics {
             .collect();
         Self {
             series,
-            queue: labels(QUEUE_BYTES),
-            inbox: labels(INBOX_BYTES),
-            in_flight: labels(CALLS_IN_FLIGHT),
+            queue: Share::new(labels(QUEUE_BYTES)),
+            inbox: Share::new(labels(INBOX_BYTES)),
+            in_flight: Share::new(labels(CALLS_IN_FLIGHT)),
             rtt: labels(HEARTBEAT_RTT),
         }
     }
 
     /// Brings the facade up to `now`: each counter by what it grew since
-    /// the last publish, each gauge to its value.
+    /// the last publish, each gauge by this session's share of it (the
+    /// round trip is the last one measured, by whichever session).
     pub(crate) fn publish(&mut self, now: &Totals) {
         for s in &mut self.series {
             let value = (s.read)(now);
             s.counter.increment(value.saturating_sub(s.last));
             s.last = s.last.max(value);
         }
-        self.queue.set(now.counters.queued_bytes as f64);
-        self.inbox.set(now.counters.inbox_bytes as f64);
-        self.in_flight.set(now.counters.calls_in_flight as f64);
+        self.queue.to(now.counters.queued_bytes as f64);
+        self.inbox.to(now.counters.inbox_bytes as f64);
+        self.in_flight.to(now.counters.calls_in_flight as f64);
         if let Some(rtt) = now.rtt {
             self.rtt.set(rtt.as_secs_f64());
         }
     }
 
-    /// The session ended: its gauges go to zero (its counters stay).
+    /// The session ended: it takes its shares of the gauges back (its
+    /// counters stay).
     pub(crate) fn ended(&mut self, last: &Totals) {
         self.publish(last);
-        for gauge in [&self.queue, &self.inbox, &self.in_flight, &self.rtt] {
-            gauge.set(0.0);
+        for share in [&mut self.queue, &mut self.inbox, &mut self.in_flight] {
+            share.to(0.0);
         }
     }
 }
@@ -290,5 +319,67 @@ pub(crate) fn session_closed(
         .increment(1);
     if !authenticated {
         counter!(HANDSHAKES_REFUSED, "node" => node.to_owned(), "cause" => cause).increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+
+    fn queued(bytes: u64) -> Totals {
+        let mut totals = Totals::default();
+        totals.counters.queued_bytes = bytes;
+        totals
+    }
+
+    /// The queue gauge after `steps` on two sessions of node a with peer b,
+    /// in a recorder of its own (the debugging recorder's read drains its
+    /// gauges, so it is read once, at the end).
+    fn queue_after(steps: impl FnOnce(&mut SessionMetrics, &mut SessionMetrics)) -> Option<f64> {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let mut old = SessionMetrics::new("a", "b");
+            let mut new = SessionMetrics::new("a", "b");
+            steps(&mut old, &mut new);
+        });
+        snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .find_map(|(key, _, _, value)| match value {
+                DebugValue::Gauge(g) if key.key().name() == QUEUE_BYTES => Some(g.into_inner()),
+                _ => None,
+            })
+    }
+
+    #[test]
+    fn two_sessions_with_one_peer_add_up() {
+        let queue = queue_after(|old, new| {
+            old.publish(&queued(100));
+            new.publish(&queued(50));
+            new.publish(&queued(20));
+        });
+        assert_eq!(queue, Some(120.0));
+    }
+
+    #[test]
+    fn an_ending_session_takes_back_only_its_share() {
+        // The old session ends: the new one's bytes are still queued.
+        let queue = queue_after(|old, new| {
+            old.publish(&queued(100));
+            new.publish(&queued(20));
+            old.ended(&queued(100));
+        });
+        assert_eq!(queue, Some(20.0));
+        let queue = queue_after(|old, new| {
+            old.publish(&queued(100));
+            new.publish(&queued(20));
+            old.ended(&queued(100));
+            new.ended(&queued(0));
+        });
+        assert_eq!(queue, Some(0.0));
     }
 }

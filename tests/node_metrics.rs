@@ -1,61 +1,69 @@
 //! What a node reports through the `metrics` facade, read in-process with a
-//! debugging recorder (the Prometheus scrape across processes is in
+//! recorder of its own (the Prometheus scrape across processes is in
 //! `integration/tests/metrics.rs`).
 
 mod common;
 
-use std::{collections::HashMap, sync::Mutex};
+use std::sync::{Arc, atomic::Ordering};
 
 use common::{WAIT, eventually, pair};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics_util::registry::{AtomicStorage, Registry};
 
-/// A metric's name and its sorted labels.
-type Series = (String, Vec<(String, String)>);
+/// Keeps every counter and gauge as the node left it, readable at any time
+/// (metrics-util's debugging recorder drains them on each read).
+#[derive(Clone)]
+struct Kept(Arc<Registry<Key, AtomicStorage>>);
 
-/// What the recorder has seen. A debugging snapshot drains counters, so
-/// they are summed here across snapshots; gauges keep their last value.
-struct Seen {
-    snapshotter: Snapshotter,
-    values: Mutex<HashMap<Series, f64>>,
+impl Recorder for Kept {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        self.0
+            .get_or_create_counter(key, |c| Counter::from_arc(c.clone()))
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        self.0
+            .get_or_create_gauge(key, |g| Gauge::from_arc(g.clone()))
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        self.0
+            .get_or_create_histogram(key, |h| Histogram::from_arc(h.clone()))
+    }
 }
 
-impl Seen {
-    /// The value of metric `name` with exactly these labels, if reported.
+impl Kept {
+    /// The counter or gauge `name` with exactly these labels, if reported.
     fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let mut values = self.values.lock().expect("values");
-        for (key, _, _, value) in self.snapshotter.snapshot().into_vec() {
-            let key = key.key();
-            let mut labels: Vec<(String, String)> = key
-                .labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                .collect();
-            labels.sort_unstable();
-            let entry = values.entry((key.name().to_owned(), labels)).or_default();
-            match value {
-                DebugValue::Counter(n) => *entry += n as f64,
-                DebugValue::Gauge(g) => *entry = g.into_inner(),
-                DebugValue::Histogram(h) => *entry += h.len() as f64,
-            }
+        let matches = |key: &Key| {
+            let mut got: Vec<(&str, &str)> = key.labels().map(|l| (l.key(), l.value())).collect();
+            let mut want = labels.to_vec();
+            got.sort_unstable();
+            want.sort_unstable();
+            key.name() == name && got == want
+        };
+        let counter = self
+            .0
+            .get_counter_handles()
+            .into_iter()
+            .find(|(k, _)| matches(k));
+        if let Some((_, c)) = counter {
+            return Some(c.load(Ordering::SeqCst) as f64);
         }
-        let mut want: Vec<(String, String)> = labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        want.sort_unstable();
-        values.get(&(name.to_owned(), want)).copied()
+        let gauge = self
+            .0
+            .get_gauge_handles()
+            .into_iter()
+            .find(|(k, _)| matches(k));
+        gauge.map(|(_, g)| f64::from_bits(g.load(Ordering::SeqCst)))
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_node_counts_its_sessions_closed_and_none_ready() {
-    let recorder = DebuggingRecorder::new();
-    let seen = Seen {
-        snapshotter: recorder.snapshotter(),
-        values: Mutex::default(),
-    };
-    recorder
-        .install()
-        .expect("the only recorder of this test binary");
+    let seen = Kept(Arc::new(Registry::atomic()));
+    metrics::set_global_recorder(seen.clone()).expect("the only recorder of this test binary");
 
     let (mut a, mut b) = pair().await;
     let ready_a = [("node", "node-a"), ("state", "ready")];
