@@ -206,6 +206,14 @@ impl Share {
     }
 }
 
+/// A session that ends without [`SessionMetrics::ended`] (its actor
+/// panicked) still takes its share back.
+impl Drop for Share {
+    fn drop(&mut self) {
+        self.to(0.0);
+    }
+}
+
 /// A session's counters and gauges (labels `node` and `peer`).
 #[derive(Debug)]
 pub(crate) struct SessionMetrics {
@@ -340,10 +348,12 @@ mod tests {
     fn queue_after(steps: impl FnOnce(&mut SessionMetrics, &mut SessionMetrics)) -> Option<f64> {
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
-        metrics::with_local_recorder(&recorder, || {
+        // Both live until it is read: dropped, each takes its share back.
+        let _sessions = metrics::with_local_recorder(&recorder, || {
             let mut old = SessionMetrics::new("a", "b");
             let mut new = SessionMetrics::new("a", "b");
             steps(&mut old, &mut new);
+            (old, new)
         });
         snapshotter
             .snapshot()
@@ -381,5 +391,15 @@ mod tests {
             new.ended(&queued(0));
         });
         assert_eq!(queue, Some(0.0));
+    }
+
+    #[test]
+    fn a_session_dropped_without_ending_takes_back_its_share() {
+        let queue = queue_after(|old, new| {
+            old.publish(&queued(100));
+            new.publish(&queued(20));
+            drop(std::mem::replace(old, SessionMetrics::new("a", "b")));
+        });
+        assert_eq!(queue, Some(20.0));
     }
 }
