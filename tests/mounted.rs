@@ -12,11 +12,12 @@ use std::{
 use common::{
     CALL_TIMEOUT, COOKIE, WAIT, actors,
     actors::MyBasicMessageType,
-    advertising, eventually, proxy, start,
+    advertising, eventually, proxy, start, start_with,
     unary::{bearer, client, token_for},
 };
+use integration::pki::Pki;
 use ractor::Actor;
-use ractor_grpc::{NodeConfig, NodeServer, TokenScope, pb};
+use ractor_grpc::{ConnectError, NodeConfig, NodeServer, TokenScope, pb};
 use tokio::{net::TcpListener, sync::oneshot};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, transport::Server};
@@ -28,15 +29,20 @@ use tonic_health::pb::{
 type Seen = Arc<Mutex<Vec<String>>>;
 
 /// Serves `routes` on `listener` the way an application would: its own
-/// server, with a tower layer that notes each request's path. Stops when
-/// the sender is dropped or fired.
-fn serve(routes: tonic::service::Routes, listener: TcpListener, seen: Seen) -> oneshot::Sender<()> {
+/// server (`server`), with a tower layer that notes each request's path.
+/// Stops when the sender is dropped or fired.
+fn serve(
+    mut server: Server,
+    routes: tonic::service::Routes,
+    listener: TcpListener,
+    seen: Seen,
+) -> oneshot::Sender<()> {
     let (stop, stopped) = oneshot::channel::<()>();
     let layer = tower::util::MapRequestLayer::new(move |req: http::Request<tonic::body::Body>| {
         seen.lock().expect("seen").push(req.uri().path().to_owned());
         req
     });
-    let server = Server::builder()
+    let server = server
         .layer(layer)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
@@ -82,7 +88,7 @@ async fn a_mounted_node_works_behind_the_applications_server_and_layers() {
 
     let seen = Seen::default();
     let routes = ractor_grpc::services(&a).await.expect("services");
-    let _server = serve(routes, listener, seen.clone());
+    let _server = serve(Server::builder(), routes, listener, seen.clone());
 
     // A peer dials the application's address and calls the node's actor.
     let mut b = start("node-b").await;
@@ -150,4 +156,40 @@ async fn a_mounted_node_needs_the_address_it_is_served_on() {
     assert_eq!(info.advertise_addr, "10.0.0.7:7000");
     node.stop(None);
     handle.await.expect("stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mounted_node_served_with_its_own_settings_speaks_tls() {
+    let pki = Pki::new("mounted test CA").expect("a CA");
+    let tls = || pki.tls(&["127.0.0.1", "localhost"]).expect("a certificate");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let config = NodeConfig::new("node-a", COOKIE)
+        .with_listen_addr(addr)
+        .with_tls(tls());
+    // The application's server, with the node's HTTP/2 settings and TLS.
+    let server = config.tonic_server().expect("the node's server settings");
+    let (a, a_handle) = Actor::spawn(None, NodeServer::mounted(config), ())
+        .await
+        .expect("mounted node starts");
+    let routes = ractor_grpc::services(&a).await.expect("services");
+    let seen = Seen::default();
+    let _server = serve(server, routes, listener, seen.clone());
+
+    let mut b = start_with(NodeConfig::new("node-b", COOKIE).with_tls(tls())).await;
+    let session = ractor_grpc::connect(&b.actor, addr.to_string())
+        .await
+        .expect("a TLS session with the mounted node");
+    assert_eq!(session.peer_name.as_deref(), Some("node-a"));
+    // A plaintext dial to the same port is told the node speaks TLS.
+    let mut c = start("node-c").await;
+    let plaintext = ractor_grpc::connect(&c.actor, addr.to_string()).await;
+    assert!(
+        matches!(&plaintext, Err(ConnectError::Tls { detail, .. }) if detail.contains("speaks TLS")),
+        "{plaintext:?}"
+    );
+    c.stop().await;
+    b.stop().await;
+    a.stop(None);
+    a_handle.await.expect("node-a stopped");
 }

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use ractor::ActorCell;
+use ractor::{ActorCell, ActorProcessingErr};
 
 use serde::Deserialize;
 
@@ -462,6 +462,19 @@ impl NodeConfig {
     /// The shutdown grace period.
     pub fn shutdown_grace(&self) -> Duration {
         self.shutdown_grace
+    }
+
+    /// A tonic `Server` builder with this node's own HTTP/2 settings
+    /// (flow-control windows, frame size, keepalive) and its TLS, for an
+    /// application that serves a [mounted](crate::NodeServer::mounted) node:
+    /// add the application's layers and services to it, and the node's
+    /// [`services`](crate::services). (A plain `Server::builder()` works
+    /// too, with hyper's smaller windows and no TLS.)
+    ///
+    /// # Errors
+    /// The TLS certificate or key cannot be used, and why.
+    pub fn tonic_server(&self) -> Result<tonic::transport::Server, ActorProcessingErr> {
+        Ok(self.transport().server()?)
     }
 
     pub(crate) fn cookie(&self) -> &Cookie {
