@@ -32,7 +32,7 @@ type Seen = Arc<Mutex<Vec<String>>>;
 /// server (`server`), with a tower layer that notes each request's path.
 /// Stops when the sender is dropped or fired.
 fn serve(
-    mut server: Server,
+    server: Server,
     routes: tonic::service::Routes,
     listener: TcpListener,
     seen: Seen,
