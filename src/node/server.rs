@@ -65,6 +65,8 @@ pub(crate) type Serve =
 /// dials peers, and owns one session actor per stream.
 ///
 /// Spawn it like any actor; the listener is bound before `spawn` returns.
+/// (One made with [`NodeServer::mounted`] binds none: an application serves
+/// its services, see [`services`](crate::services).)
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
