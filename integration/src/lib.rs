@@ -3,10 +3,12 @@
 //! probes tests need, and the one actor that serves it.
 
 pub mod by_hand;
-pub mod demo;
 pub mod greeter;
-pub mod inspect;
 pub mod pki;
+
+// The node CLI's demo actors and `inspect` tables (and their parsers),
+// where the scenario binaries and tests have always found them.
+pub use ractor_grpc_node::{demo, inspect};
 
 use std::{sync::Arc, time::Duration};
 

@@ -265,7 +265,7 @@ async fn a_live_node_withstands_bad_input_while_its_session_keeps_working() {
         .unwrap_or(9);
     println!("[setup] sizes {sizes:?}, seed {seed}");
     let mut rng = StdRng::seed_from_u64(seed);
-    let ms = |d: Duration| d.as_millis().to_string();
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
     let (handshake, interval, timeout) =
         (ms(HANDSHAKE), ms(HEARTBEAT_INTERVAL), ms(HEARTBEAT_TIMEOUT));
     let mut a = NodeProcess::start_watched(
@@ -273,11 +273,11 @@ async fn a_live_node_withstands_bad_input_while_its_session_keeps_working() {
         COOKIE,
         &[
             "--demo-actors",
-            "--handshake-timeout-ms",
+            "--handshake-timeout",
             &handshake,
-            "--heartbeat-interval-ms",
+            "--heartbeat-interval",
             &interval,
-            "--heartbeat-timeout-ms",
+            "--heartbeat-timeout",
             &timeout,
         ],
     );

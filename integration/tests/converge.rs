@@ -20,7 +20,7 @@ async fn five_transitive_nodes_converge_and_converge_again_after_a_restart() {
     let mut cluster = Cluster::new(&NAMES, "converge-cookie");
     println!("network: {}", cluster.network());
     let mut flags = fast_liveness();
-    flags.push("--transitive");
+    flags.extend(["--mode", "transitive"]);
     let started = Instant::now();
     cluster.start("n1", &flags);
     let seed = cluster.addr("n1");

@@ -64,7 +64,7 @@ async fn calls_end_and_casts_to_connected_peers_arrive_in_order_through_faults()
     let mut cluster = Cluster::new(&names, "faults-cookie");
     println!("network: {}", cluster.network());
     let mut flags = fast_liveness();
-    flags.push("--transitive");
+    flags.extend(["--mode", "transitive"]);
     for peer in &names[1..] {
         cluster.start(peer, &flags);
     }

@@ -182,7 +182,7 @@ async fn a_scrape_counts_the_calls_sessions_and_frames_it_carried() {
     let mut stranger = NodeProcess::start(
         "metrics-c",
         "another-cookie",
-        &["--connect", &a.addr.clone(), "--no-reconnect"],
+        &["--connect", &a.addr.clone(), "--reconnect", "false"],
     );
     stranger.wait_line(WAIT, "could not connect");
     let refused = [("node", "metrics-a"), ("cause", "bad-cookie")];

@@ -161,7 +161,7 @@ def test_heartbeats_both_ways(rust: Processes, py_node: Callable[..., Node]) -> 
     # node-a pings every 200 ms and drops a peer silent for 1 s. The Python
     # node pings once at the start and then only every 5 s: it stays only
     # because it answers each of node-a's Pings with a Pong of the same seq.
-    a = rust.node("node-a", "--heartbeat-interval-ms", "200", "--heartbeat-timeout-ms", "1000")
+    a = rust.node("node-a", "--heartbeat-interval", "200ms", "--heartbeat-timeout", "1s")
     node = py_node(heartbeat_interval=5.0, heartbeat_timeout=20.0)
     session = node.connect(a.addr)
     node.wait_for(lambda: session.last_rtt is not None, WAIT, "a Pong from node-a")
@@ -187,12 +187,12 @@ def test_heartbeats_both_ways(rust: Processes, py_node: Callable[..., Node]) -> 
 
 
 def test_follows_peer_lists_into_a_transitive_cluster(rust: Processes, py_node: Callable[..., Node]) -> None:
-    a = rust.node("node-a", "--transitive")
+    a = rust.node("node-a", "--mode", "transitive")
     node = py_node(follow_peer_lists=True)
     node.connect(a.addr)
     # node-b joins node-a; node-a introduces the newcomer to its other peers
     # with a PeerList, and the Python node dials it.
-    rust.node("node-b", "--transitive", "--connect", a.addr)
+    rust.node("node-b", "--mode", "transitive", "--connect", a.addr)
     pongs = node.wait_for(lambda: len(node.find_in_group("pong")) == 2 and node.find_in_group("pong"), WAIT,
                           "pong on both nodes")
     assert sorted(p.node for p in pongs) == ["node-a", "node-b"]

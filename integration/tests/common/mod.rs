@@ -33,10 +33,10 @@ pub const FLOOD: &str = env!("CARGO_BIN_EXE_flood");
 /// `node` flags for a quick reconnect (after 100 ms, backing off to 500 ms)
 /// and a member in pg group `workers`.
 pub const FAST_RECONNECT: [&str; 6] = [
-    "--reconnect-initial-ms",
-    "100",
-    "--reconnect-max-ms",
-    "500",
+    "--reconnect-initial",
+    "100ms",
+    "--reconnect-max",
+    "500ms",
     "--join",
     "workers",
 ];
@@ -45,12 +45,12 @@ pub const FAST_RECONNECT: [&str; 6] = [
 /// down after 1 s of silence, handshakes within 1 s.
 pub fn fast_liveness() -> Vec<&'static str> {
     let heartbeat = [
-        "--heartbeat-interval-ms",
-        "250",
-        "--heartbeat-timeout-ms",
-        "1000",
-        "--handshake-timeout-ms",
-        "1000",
+        "--heartbeat-interval",
+        "250ms",
+        "--heartbeat-timeout",
+        "1s",
+        "--handshake-timeout",
+        "1s",
     ];
     [&heartbeat[..], &FAST_RECONNECT].concat()
 }
@@ -375,11 +375,9 @@ impl NodeProcess {
     /// namespace of its own is asked by `node inspect ADDR info`.
     pub async fn tasks(&self) -> u64 {
         if let Some(netns) = &self.netns {
-            let lines = self.inspect(netns, "info").await;
-            return lines
-                .iter()
-                .find_map(|l| inspect::parse_info_tasks(l))
-                .unwrap_or_else(|| panic!("{}: no task count in {lines:?}", self.name));
+            let text = self.inspect(netns, "info").await;
+            return inspect::parse_info_tasks(&text)
+                .unwrap_or_else(|| panic!("{}: no task count in {text}", self.name));
         }
         let mut client = self.client().await;
         client
@@ -414,21 +412,17 @@ impl NodeProcess {
             .collect()
     }
 
-    /// Runs `node inspect ADDR groups` in `netns` and reads its lines.
+    /// Runs `node inspect ADDR groups` in `netns` and reads its table.
     async fn inspect_groups(&self, netns: &str) -> Vec<(String, Vec<String>)> {
-        self.inspect(netns, "groups")
-            .await
-            .iter()
-            .map(|l| inspect::parse_group_line(l).unwrap_or_else(|| panic!("not a group: {l:?}")))
-            .collect()
+        inspect::parse_groups(&self.inspect(netns, "groups").await)
     }
 
-    /// Runs `node inspect ADDR LISTING` in `netns`; its stdout lines.
-    async fn inspect(&self, netns: &str, listing: &str) -> Vec<String> {
+    /// Runs `node inspect ADDR LISTING` in `netns`; its stdout.
+    async fn inspect(&self, netns: &str, listing: &str) -> String {
         let cookie = self.cookie.as_deref().expect("started with a known cookie");
         let out = tokio::process::Command::new("ip")
             .args(["netns", "exec", netns, NODE, "inspect", &self.addr, listing])
-            .args(["--name", &self.name, "--timeout-ms", "5000"])
+            .args(["--name", &self.name, "--timeout", "5s"])
             .env("RACTOR_GRPC_COOKIE", cookie)
             .env("RUST_LOG", "warn")
             .kill_on_drop(true)
@@ -437,7 +431,7 @@ impl NodeProcess {
             .await
             .unwrap_or_else(|_| panic!("{}: node inspect did not end within 10 s", self.name))
             .expect("node inspect starts");
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
             "{}: node inspect failed ({}): {}{stdout}",
@@ -445,18 +439,15 @@ impl NodeProcess {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        stdout.lines().map(str::to_owned).collect()
+        stdout
     }
 
     /// The names of the peers this node has a ready session with, sorted;
     /// a node in a namespace of its own is asked by `node inspect`.
     pub async fn ready_peers(&self) -> Vec<String> {
         let mut names: Vec<String> = match &self.netns {
-            Some(netns) => self
-                .inspect(netns, "peers")
-                .await
-                .iter()
-                .filter_map(|l| inspect::parse_peer_line(l))
+            Some(netns) => inspect::parse_peers(&self.inspect(netns, "peers").await)
+                .into_iter()
                 .filter(|(_, state)| state == "ready")
                 .map(|(name, _)| name)
                 .collect(),

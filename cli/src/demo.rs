@@ -1,4 +1,4 @@
-//! The actors `node --demo-actors` starts, so grpcurl and the Python
+//! The actors `run --demo-actors` starts, so grpcurl and the Python
 //! reference node have something to cast to and call without writing Rust:
 //!
 //! - `pong` ([`PongMsg`], the ping_pong example's actor): `Ping(string, u64)`
