@@ -92,6 +92,17 @@ async fn a_calls_halves_line_up_and_a_traceparent_is_continued() {
         "{:#?}",
         calls(&recorder, "node-a", "node-b")
     );
+    // node-b's half names the trace it sent, so logs alone follow it.
+    let caller_traced = || {
+        calls(&recorder, "node-b", "node-a")
+            .into_iter()
+            .any(|s| field(&s.fields, "trace_id") == "0af7651916cd43dd8448eb211c80319c")
+    };
+    assert!(
+        eventually(WAIT, || async { caller_traced() }).await,
+        "{:#?}",
+        calls(&recorder, "node-b", "node-a")
+    );
 
     // A peer that sends a traceparent: node-a's half records its trace.
     let pid = actor.get_id().pid();

@@ -39,12 +39,15 @@ pub use run::run;
 use std::{error::Error, time::Duration};
 
 use ractor_grpc::Cookie;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, fmt::format::FmtSpan};
 
 /// Logs to stderr at the level `RUST_LOG` sets (default `info`), in color
-/// on a terminal.
-pub fn init_logging() {
+/// on a terminal; with `spans`, a line too as each span closes (its fields
+/// and busy time).
+pub fn init_logging(spans: bool) {
+    let span_events = if spans { FmtSpan::CLOSE } else { FmtSpan::NONE };
     tracing_subscriber::fmt()
+        .with_span_events(span_events)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )

@@ -37,15 +37,22 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    ractor_grpc_node::init_logging();
+    // `run` logs as its settings say, once they are read.
+    if !matches!(cli.command, Command::Run(_)) {
+        ractor_grpc_node::init_logging(false);
+    }
     let result = match cli.command {
-        Command::Run(args) => match args.merged().and_then(|m| m.run_plan()) {
-            Ok(plan) => ractor_grpc_node::run(plan, &[]).await,
-            Err(e) => Err(e.into()),
-        },
+        Command::Run(args) => run(&args).await,
         Command::Config(args) => ractor_grpc_node::config(&args),
         Command::Token(args) => ractor_grpc_node::token(&args),
         Command::Inspect(args) => ractor_grpc_node::inspect::inspect(&args).await,
     };
     ractor_grpc_node::exit_code(result)
+}
+
+/// Runs the node the settings describe, logging as they say.
+async fn run(args: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let plan = args.merged()?.run_plan()?;
+    ractor_grpc_node::init_logging(plan.log_spans);
+    ractor_grpc_node::run(plan, &[]).await
 }

@@ -473,6 +473,11 @@ settings! {
     /// Start the demo actors `pong` and `kv` (in pg groups `pong` and `kv`)
     /// for grpcurl and other clients to cast to and call.
     demo_actors: bool, "BOOL";
+    /// Log a line as each span closes, with its fields and how long it was
+    /// busy: with `RUST_LOG=ractor_grpc=debug`, each call's span on both
+    /// nodes (its `tag`, and the `trace_id` of a trace it continues), so
+    /// one call can be followed across the nodes' logs.
+    log_spans: bool, "BOOL";
 }
 
 impl Layer {
@@ -503,6 +508,7 @@ impl Layer {
             shutdown_grace: Some(config.shutdown_grace()),
             require_client_cert: Some(false),
             demo_actors: Some(false),
+            log_spans: Some(false),
             ..Self::default()
         }
     }
@@ -561,6 +567,8 @@ pub struct RunPlan {
     pub metrics_addr: Option<SocketAddr>,
     /// Whether to start the demo actors.
     pub demo_actors: bool,
+    /// Whether to log span closes (see [`init_logging`](crate::init_logging)).
+    pub log_spans: bool,
 }
 
 impl Merged {
@@ -736,6 +744,7 @@ impl Merged {
                 .unwrap_or_default(),
             metrics_addr: self.metrics_addr.as_ref().map(|a| a.value),
             demo_actors: self.demo_actors.as_ref().is_some_and(|d| d.value),
+            log_spans: self.log_spans.as_ref().is_some_and(|d| d.value),
         })
     }
 

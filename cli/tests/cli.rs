@@ -4,9 +4,10 @@
 
 mod common;
 
-use std::{collections::BTreeMap, net::TcpListener};
+use std::{collections::BTreeMap, net::TcpListener, time::Duration};
 
 use common::{NodeProcess, TempDir, cli, output};
+use ractor_grpc::pb::{self, cluster_node_client::ClusterNodeClient};
 
 /// `config`'s lines as key -> (value, source); commented-out keys (no
 /// value, or the hidden cookie) are left out.
@@ -269,4 +270,69 @@ fn connect_keeps_dialling_until_the_peer_comes_up() {
     let mut c = NodeProcess::start("node-c", once);
     c.wait_line(&format!("could not connect to {nobody}"));
     c.terminate();
+}
+
+#[test]
+fn one_call_is_followed_across_two_nodes_logs_by_its_trace_id() {
+    const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let dir = TempDir::new("trace");
+    let node = |name: &str, extra: &[&str]| {
+        let mut args = vec!["run", "--name", name, "--cookie", "trace-cookie"];
+        args.extend_from_slice(&["--demo-actors", "--log-spans"]);
+        args.extend_from_slice(extra);
+        let mut command = cli(&args);
+        command.env("RUST_LOG", "warn,ractor_grpc=debug");
+        let log = dir.path().join(format!("{name}.log"));
+        (NodeProcess::start_logging_to(name, command, &log), log)
+    };
+    let (mut a, a_log) = node("node-a", &[]);
+    let (mut b, b_log) = node("node-b", &["--connect", &a.addr.clone()]);
+    b.wait_line("ready with node-a");
+    a.wait_line("ready with node-b");
+
+    // A client calls node-b's pong through node-a, in trace TRACE_ID.
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let reply = runtime.block_on(async {
+        let token = ractor_grpc::mint_token(
+            &ractor_grpc::Cookie::from("trace-cookie"),
+            "node-a",
+            ractor_grpc::TokenScope::All,
+            Duration::from_secs(60),
+        )
+        .expect("a token");
+        let mut client = ClusterNodeClient::connect(format!("http://{}", a.addr))
+            .await
+            .expect("node-a answers");
+        let mut request = tonic::Request::new(pb::CallRequest {
+            target: Some(pb::ActorSelector {
+                actor: Some(pb::actor_selector::Actor::Name("pong".into())),
+                node: "node-b".into(),
+            }),
+            variant: "Pong".into(),
+            arguments: Some(pb::call_request::Arguments::ArgsJson("[41]".into())),
+        });
+        let metadata = request.metadata_mut();
+        let bearer = format!("Bearer {token}").parse().expect("ASCII");
+        metadata.insert("authorization", bearer);
+        let traceparent = format!("00-{TRACE_ID}-00f067aa0ba902b7-01");
+        metadata.insert("traceparent", traceparent.parse().expect("ASCII"));
+        client.call(request).await.expect("the call is answered")
+    });
+    assert_eq!(reply.into_inner().result_json, "42");
+
+    // Each node logged its half of the call as its span closed, in its
+    // session with the other, naming the trace and the same tag.
+    let caller = common::wait_log_line(&a_log, &["call{", "trace_id", TRACE_ID, "close"]);
+    let callee = common::wait_log_line(&b_log, &["call{", "trace_id", TRACE_ID, "close"]);
+    assert!(caller.contains("peer=\"node-b\""), "{caller}");
+    assert!(callee.contains("peer=\"node-a\""), "{callee}");
+    let tag = |line: &str| {
+        line.split(['{', ' ', '}'])
+            .find(|f| f.starts_with("tag="))
+            .map(str::to_owned)
+    };
+    assert!(tag(&caller).is_some(), "{caller}");
+    assert_eq!(tag(&caller), tag(&callee), "{caller}\n{callee}");
+    b.terminate();
+    a.terminate();
 }

@@ -25,7 +25,7 @@ use tokio::{
     sync::{oneshot, watch},
     task::JoinHandle,
 };
-use tracing::{Instrument, Span, debug, debug_span, warn};
+use tracing::{Instrument, Span, debug, debug_span, field::Empty, warn};
 
 use super::{error::CallError, inbox::Inbox, report};
 use crate::{
@@ -276,16 +276,18 @@ impl SessionLink {
         let tag = self.next_tag.fetch_add(1, Ordering::Relaxed);
         // The caller's half of the call: it ends when the call does (the
         // callee's half, in its session's span, has the same tag).
-        let span = debug_span!(parent: &self.span, "call", actor = %actor, variant = %variant, tag);
+        let span = debug_span!(parent: &self.span, "call", actor = %actor, variant = %variant, tag, trace_id = Empty);
         // It continues the caller's trace, and the callee's half continues
         // it (or, with no tracing backend, the caller's context as it was).
         if let Some(tp) = traced {
             trace::continue_in(&span, tp);
         }
-        let traceparent = trace::context_of(&span)
-            .or(traced)
-            .map(|tp| tp.to_string())
-            .unwrap_or_default();
+        let sent = trace::context_of(&span).or(traced);
+        // Both halves name the trace, so logs alone can follow it.
+        if let Some(tp) = &sent {
+            span.record("trace_id", tp.trace_id_hex());
+        }
+        let traceparent = sent.map(|tp| tp.to_string()).unwrap_or_default();
         let pending = Pending {
             span,
             reply,

@@ -90,9 +90,20 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// Starts `command` (a `run`) and waits for its `listening on` line.
     pub fn start(name: &str, mut command: Command) -> Self {
+        command.stderr(Stdio::inherit());
+        Self::spawn(name, command)
+    }
+
+    /// As [`NodeProcess::start`], its log (stderr) going to the file `log`.
+    pub fn start_logging_to(name: &str, mut command: Command, log: &Path) -> Self {
+        let file = std::fs::File::create(log).expect("a log file");
+        command.stderr(file);
+        Self::spawn(name, command)
+    }
+
+    fn spawn(name: &str, mut command: Command) -> Self {
         let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("the node starts");
         let stdout = child.stdout.take().expect("stdout");
@@ -157,5 +168,23 @@ impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits (at most [`WAIT`]) until the file at `path` has a line containing
+/// every one of `needles`; that line.
+pub fn wait_log_line(path: &Path, needles: &[&str]) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+            return line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line with {needles:?} in {} within {WAIT:?}:\n{text}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -51,7 +51,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    ractor_grpc_node::init_logging();
+    // A node logs as its settings say, once they are read.
+    if cli.command.is_some() {
+        ractor_grpc_node::init_logging(false);
+    }
     let result = match &cli.command {
         Some(Command::Token(args)) => ractor_grpc_node::token(args),
         Some(Command::Inspect(args)) => ractor_grpc_node::inspect::inspect(args).await,
@@ -63,6 +66,7 @@ async fn main() -> std::process::ExitCode {
 /// Runs the node with the `--join` actors, stopping them after it.
 async fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     let plan = cli.run.merged()?.run_plan()?;
+    ractor_grpc_node::init_logging(plan.log_spans);
     let name = plan.config.name().to_owned();
     let mut members: Vec<ActorRef<_>> = Vec::new();
     let mut announce = Vec::new();
