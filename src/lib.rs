@@ -145,11 +145,11 @@ pub use node::{
     ActorDescription, ActorTarget, AdvertiseFilter, ConnectError, ConnectionMode,
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_QUEUE_LIMIT,
     DEFAULT_SHUTDOWN_GRACE, GroupInfo, GroupMember, HandshakeLimits, HeartbeatConfig,
-    LocalActorInfo, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer, NodeServerMessage,
-    NodeServerState, ReconnectConfig, SessionId, SessionInfo, SessionState, TargetInfo,
-    TargetState, client_connect, client_connect_enc, connect, connect_enc, describe_actor,
-    disconnect, keep_connected, list_actors, list_groups, list_sessions, list_targets, node_info,
-    services, subscribe, unsubscribe,
+    InvalidConfig, LocalActorInfo, NodeConfig, NodeEventSubscription, NodeInfo, NodeServer,
+    NodeServerMessage, NodeServerState, ReconnectConfig, SessionId, SessionInfo, SessionState,
+    TargetInfo, TargetState, client_connect, client_connect_enc, connect, connect_enc,
+    describe_actor, disconnect, keep_connected, list_actors, list_groups, list_sessions,
+    list_targets, node_info, services, subscribe, unsubscribe,
 };
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]

@@ -685,8 +685,8 @@ impl Merged {
     /// The node's settings and what to do once it runs.
     ///
     /// # Errors
-    /// No name or cookie, or TLS settings that do not go together (the
-    /// library checks value ranges when the node starts).
+    /// No name or cookie, TLS settings that do not go together, or values
+    /// the library's rules refuse ([`NodeConfig::validate`]).
     pub fn run_plan(&self) -> Result<RunPlan, Error> {
         let mut config = NodeConfig::new(self.name()?, self.cookie()?);
         if let Some(listen) = &self.listen {
@@ -734,6 +734,11 @@ impl Merged {
         if let Some(tls) = self.tls()? {
             config = config.with_tls(tls);
         }
+        // The library's own rules, checked here so the error is one line
+        // before anything starts rather than a failed start.
+        config
+            .validate()
+            .map_err(|e| Error(format!("the settings cannot run a node: {e}")))?;
         Ok(RunPlan {
             reconnect: config.reconnect().enabled,
             config,

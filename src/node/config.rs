@@ -495,8 +495,18 @@ impl NodeConfig {
         }
     }
 
-    /// Checks the settings a node cannot run with.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    /// Checks the settings a node cannot run with (a node refuses to start
+    /// with them, with this error): a name of 1 to 255 bytes, a cookie,
+    /// sizes and durations in range, a heartbeat interval shorter than its
+    /// timeout, TLS settings with a certificate.
+    ///
+    /// # Errors
+    /// [`InvalidConfig`] says which rule the settings break.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        self.check().map_err(InvalidConfig)
+    }
+
+    fn check(&self) -> Result<(), String> {
         if self.name.is_empty() || self.name.len() > crate::auth::MAX_NAME_LEN {
             return Err("node name must be 1 to 255 bytes".into());
         }
@@ -546,6 +556,11 @@ impl NodeConfig {
         Ok(())
     }
 }
+
+/// Settings a node cannot run with, and which rule they break.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidConfig(String);
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
@@ -615,7 +630,7 @@ mod tests {
         );
         let err = config.with_queue_limit(64 * 1024 - 1).validate();
         assert_eq!(
-            err,
+            err.map_err(|e| e.to_string()),
             Err("the queue limit must be at least 64 KiB".to_owned())
         );
         let parsed: NodeConfig =

@@ -40,8 +40,8 @@ pub use api::{
 };
 pub use config::{
     AdvertiseFilter, ConnectionMode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE,
-    DEFAULT_QUEUE_LIMIT, DEFAULT_SHUTDOWN_GRACE, HandshakeLimits, HeartbeatConfig, NodeConfig,
-    ReconnectConfig,
+    DEFAULT_QUEUE_LIMIT, DEFAULT_SHUTDOWN_GRACE, HandshakeLimits, HeartbeatConfig, InvalidConfig,
+    NodeConfig, ReconnectConfig,
 };
 pub use connect::ConnectError;
 pub use events::NodeEventSubscription;

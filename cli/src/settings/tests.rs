@@ -200,6 +200,14 @@ fn a_run_needs_a_name_and_a_cookie_and_whole_tls_settings() {
         "require_client_cert (from flag --require-client-cert) also needs tls_cert, tls_key \
          and tls_ca"
     );
+    // The library's rules, before anything starts.
+    let err = merged(&[("name", "a"), ("cookie", "c"), ("queue_limit", "1000")])
+        .run_plan()
+        .expect_err("a queue limit under 64 KiB");
+    assert_eq!(
+        err.to_string(),
+        "the settings cannot run a node: the queue limit must be at least 64 KiB"
+    );
     let plan = merged(&[
         ("name", "a"),
         ("cookie", "c"),
