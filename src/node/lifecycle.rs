@@ -15,7 +15,7 @@ use super::{
     arbiter::Arbiter,
     config::NodeConfig,
     connect::ConnectError,
-    info::{SessionId, SessionInfo, SessionState},
+    info::{SessionId, SessionInfo},
     messages::{InternalMsg, NodeServerMessage},
     redial::{Ending, Failure, Next, Redial},
     server::{ConnectReply, Face, NodeServerState, Serve, answer},
@@ -395,12 +395,7 @@ impl NodeServerState {
         while waits.join_next().await.is_some() {}
         let ended: Vec<SessionInfo> = self.table.drain().map(|e| e.info().clone()).collect();
         for info in &ended {
-            telemetry::session_closed(
-                &self.local.name,
-                reason.cause.as_str(),
-                "local",
-                info.state != SessionState::Handshake,
-            );
+            self.count_closed(info, &reason);
             self.subscribers.disconnected(info, &reason);
         }
         self.publish_states();

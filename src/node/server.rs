@@ -436,12 +436,7 @@ impl NodeServerState {
         }
         entry.proxy_cells().for_each(end_proxy);
         let info = entry.info();
-        telemetry::session_closed(
-            &self.local.name,
-            reason.cause.as_str(),
-            if reason.by_peer { "peer" } else { "local" },
-            info.state != SessionState::Handshake,
-        );
+        self.count_closed(info, &reason);
         self.publish_states();
         let peer = info.peer_name.as_deref();
         // The span names the node, the session and the peer.
@@ -452,6 +447,17 @@ impl NodeServerState {
         answer(self.waiters.closed(id, peer, &reason, survivor));
         let peer = peer.map(str::to_owned);
         self.session_lost(myself, id, peer.as_deref(), &reason);
+    }
+
+    /// Counts session `info` as closed for `reason` (a refused handshake
+    /// too, if it ended before the peer was authenticated).
+    pub(super) fn count_closed(&self, info: &SessionInfo, reason: &DisconnectReason) {
+        telemetry::session_closed(
+            &self.local.name,
+            reason.cause.as_str(),
+            if reason.by_peer { "peer" } else { "local" },
+            info.state != SessionState::Handshake,
+        );
     }
 
     /// Sets the node's session gauges from the table.
